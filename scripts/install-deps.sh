@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything ipfskit needs to build, run and test on Debian 12. Idempotent: installs
+# only what is missing, so run.sh and test.sh call it every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libfuse3-dev fuse3
+  libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils libtbb-dev
+  nlohmann-json3-dev libcli11-dev libgtest-dev libutf8proc-dev
+  nginx-light sqlite3 rsync fio psmisc
+  nodejs npm
+  python3 python3-torch python3-numpy libopenblas0-pthread
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # Node may come from elsewhere (nodesource, nvm); only ask apt for it when none is present.
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    missing=($(printf '%s\n' "${missing[@]}" | grep -vx -e nodejs -e npm || true))
+  fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Independent reference implementations for the tests (JS UnixFS importer, HF tokenizers),
+# kept in a folder git ignores.
+if [ ! -f tests/js/node_modules/.ipfskit-installed ] || [ tests/js/package.json -nt tests/js/node_modules/.ipfskit-installed ]; then
+  (cd tests/js && npm install --no-audit --no-fund --loglevel=error >&2)
+  touch tests/js/node_modules/.ipfskit-installed
+fi
