@@ -18,6 +18,7 @@
 #include <lmdb.h>
 
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
