@@ -147,6 +147,11 @@ class ArcPolicy {
     dirty_.clear();
     return out;
   }
+  // Reports every entry at the next TakeChanges (after the store's copy was dropped).
+  void MarkAllChanged() {
+    if (!track_) return;
+    for (const auto& [k, n] : map_) dirty_.insert(k);
+  }
   // Rebuilds one entry at the MRU end of its list; call in ascending seq order. No eviction
   // happens here: the caller restores a state that this policy wrote.
   void Restore(const K& k, ArcList l, uint64_t size, uint64_t seq) {

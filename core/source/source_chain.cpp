@@ -1,0 +1,396 @@
+#include "core/source/source_chain.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+
+namespace ipfskit {
+namespace {
+
+double Jitter() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.5, 1.5)(rng);
+}
+
+int Tier(const RemoteSource& s) { return std::string_view(s.kind()) == "kubo" ? 0 : 1; }
+
+}  // namespace
+
+struct SourceChain::Flight {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::optional<Result<Block>> result;
+};
+
+struct SourceChain::Counters {
+  std::atomic<uint64_t> gets{0}, identity{0}, local_hits{0}, cache_hits{0}, remote_fetches{0}, remote_ok{0},
+      collapsed{0}, not_found{0}, failed{0}, deadline_exceeded{0}, retry_rounds{0}, cache_put_errors{0},
+      prefetch_queued{0}, prefetch_dropped{0}, prefetch_skipped{0}, prefetch_fetched{0}, prefetch_failed{0},
+      car_ranges{0}, car_blocks{0};
+};
+
+SourceChain::SourceChain(std::shared_ptr<BlockGetter> local, std::shared_ptr<BlockCache> cache,
+                         std::vector<std::shared_ptr<RemoteSource>> remotes, ChainOptions options)
+    : local_(std::move(local)),
+      cache_(std::move(cache)),
+      remotes_(std::move(remotes)),
+      options_(options),
+      slots_(static_cast<std::ptrdiff_t>(std::max<size_t>(1, options.max_inflight))),
+      c_(std::make_unique<Counters>()) {}
+
+SourceChain::~SourceChain() {
+  {
+    std::lock_guard<std::mutex> lock(pq_mu_);
+    stopping_ = true;
+  }
+  pq_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+Result<Block> SourceChain::Get(const Cid& cid) {
+  c_->gets.fetch_add(1);
+  if (cid.is_identity()) {
+    c_->identity.fetch_add(1);
+    return IdentityBlock(cid);
+  }
+  if (local_) {
+    auto r = local_->Get(cid);
+    if (r.ok()) {
+      c_->local_hits.fetch_add(1);
+      return r;
+    }
+    if (r.error().code != Errc::kNotFound) return r;
+  }
+  if (cache_) {
+    auto r = cache_->Get(cid);
+    if (r.ok()) {
+      c_->cache_hits.fetch_add(1);
+      return r;
+    }
+  }
+  if (remotes_.empty()) {
+    c_->not_found.fetch_add(1);
+    return MakeError(Errc::kNotFound, "block " + cid.ToString() + " is not local and no network source is configured");
+  }
+  return FetchRemote(cid, SteadyClock::now() + options_.overall_timeout);
+}
+
+bool SourceChain::Has(const Cid& cid) {
+  if (cid.is_identity()) return true;
+  return (local_ && local_->Has(cid)) || (cache_ && cache_->Has(cid));
+}
+
+Result<Block> SourceChain::FetchRemote(const Cid& cid, SteadyClock::time_point deadline) {
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard<std::mutex> lock(flights_mu_);
+    auto it = flights_.find(cid);
+    if (it != flights_.end()) {
+      flight = it->second;
+    } else {
+      flight = std::make_shared<Flight>();
+      flights_.emplace(cid, flight);
+      leader = true;
+    }
+  }
+  if (!leader) {
+    c_->collapsed.fetch_add(1);
+    std::unique_lock<std::mutex> lock(flight->mu);
+    if (!flight->cv.wait_until(lock, deadline, [&] { return flight->done; })) {
+      c_->deadline_exceeded.fetch_add(1);
+      return MakeError(Errc::kTimeout, "waiting for the fetch of " + cid.ToString() + " ran out of time");
+    }
+    return *flight->result;
+  }
+  Result<Block> result = FetchUncollapsed(cid, deadline);
+  {
+    std::lock_guard<std::mutex> lock(flights_mu_);
+    flights_.erase(cid);
+  }
+  {
+    std::lock_guard<std::mutex> lock(flight->mu);
+    flight->result = result;
+    flight->done = true;
+  }
+  flight->cv.notify_all();
+  return result;
+}
+
+std::vector<std::shared_ptr<RemoteSource>> SourceChain::Ordered(int round, size_t* skipped) const {
+  const auto now = SteadyClock::now();
+  struct Item {
+    std::shared_ptr<RemoteSource> src;
+    bool backed_off;
+    int tier;
+    double score;
+    size_t index;
+    SteadyClock::time_point until;
+  };
+  std::vector<Item> items;
+  for (size_t i = 0; i < remotes_.size(); ++i) {
+    const auto& s = remotes_[i];
+    auto until = s->backoff_until();
+    items.push_back({s, now < until, Tier(*s), s->Score(), i, until});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    if (a.backed_off != b.backed_off) return !a.backed_off;
+    if (a.backed_off) return a.until < b.until;  // the soonest to recover first
+    if (a.tier != b.tier) return a.tier < b.tier;
+    if (a.score != b.score) return a.score < b.score;
+    return a.index < b.index;
+  });
+  const bool any_healthy = !items.empty() && !items.front().backed_off;
+  std::vector<std::shared_ptr<RemoteSource>> out;
+  *skipped = 0;
+  for (auto& it : items) {
+    if (it.backed_off && round == 0 && any_healthy) {
+      ++*skipped;
+      continue;
+    }
+    out.push_back(it.src);
+  }
+  return out;
+}
+
+void SourceChain::StoreInCache(const Cid& cid, ByteView data) {
+  if (!cache_) return;
+  if (local_ && local_->Has(cid)) return;  // the repo owns it (pinned or added locally)
+  if (!cache_->Put(cid, data).ok()) c_->cache_put_errors.fetch_add(1);
+}
+
+Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline) {
+  if (!slots_.try_acquire_until(deadline)) {
+    c_->deadline_exceeded.fetch_add(1);
+    return MakeError(Errc::kTimeout, "no free request slot for " + cid.ToString() + " before the deadline");
+  }
+  struct Release {
+    std::counting_semaphore<1 << 16>& s;
+    ~Release() { s.release(); }
+  } release{slots_};
+  // Another fetch may have finished (and cached it) between our miss and taking the lead.
+  if (cache_) {
+    auto r = cache_->Get(cid);
+    if (r.ok()) return r;
+  }
+  c_->remote_fetches.fetch_add(1);
+  std::string attempts;
+  std::optional<Error> last;
+  for (int round = 0; round < std::max(1, options_.max_rounds); ++round) {
+    if (round > 0) {
+      c_->retry_rounds.fetch_add(1);
+      const double factor = std::ldexp(1.0, std::min(round - 1, 20));
+      const double ms = std::min(static_cast<double>(options_.retry_base.count()) * factor,
+                                 static_cast<double>(options_.retry_max.count())) * Jitter();
+      auto wake = SteadyClock::now() + std::chrono::milliseconds(static_cast<int64_t>(ms));
+      if (wake >= deadline) break;
+      std::this_thread::sleep_until(wake);
+    }
+    size_t skipped = 0;
+    auto order = Ordered(round, &skipped);
+    bool all_not_found = true;
+    for (const auto& src : order) {
+      if (SteadyClock::now() >= deadline) break;
+      auto r = src->Fetch(cid, deadline);
+      if (r.ok()) {
+        StoreInCache(cid, r->data());
+        c_->remote_ok.fetch_add(1);
+        return r;
+      }
+      if (r.error().code != Errc::kNotFound) all_not_found = false;
+      if (!attempts.empty()) attempts += "; ";
+      attempts += r.error().message;
+      last = r.error();
+    }
+    if (SteadyClock::now() >= deadline) break;
+    if (all_not_found && skipped == 0 && !order.empty()) {
+      c_->not_found.fetch_add(1);
+      return MakeError(Errc::kNotFound, "no source has " + cid.ToString() + ": " + attempts);
+    }
+    if (all_not_found) continue;  // only backed-off sources are left to ask: no need to wait
+  }
+  if (SteadyClock::now() >= deadline) {
+    c_->deadline_exceeded.fetch_add(1);
+    c_->failed.fetch_add(1);
+    return MakeError(Errc::kTimeout, "fetching " + cid.ToString() + " ran past the overall timeout" +
+                                         (attempts.empty() ? std::string() : ": " + attempts));
+  }
+  c_->failed.fetch_add(1);
+  if (!last) return MakeError(Errc::kNotFound, "no source to ask for " + cid.ToString());
+  return MakeError(last->code, "every source failed for " + cid.ToString() + ": " + attempts);
+}
+
+void SourceChain::Prefetch(std::span<const Cid> cids) {
+  if (remotes_.empty() || !cache_) return;
+  size_t added = 0;
+  {
+    std::lock_guard<std::mutex> lock(pq_mu_);
+    if (stopping_) return;
+    if (workers_.empty())
+      for (size_t i = 0; i < std::max<size_t>(1, options_.prefetch_workers); ++i)
+        workers_.emplace_back([this] { PrefetchWorker(); });
+    for (const Cid& cid : cids) {
+      if (cid.is_identity() || pq_set_.count(cid)) continue;
+      if (pq_.size() >= options_.prefetch_queue) {
+        c_->prefetch_dropped.fetch_add(1);
+        continue;
+      }
+      pq_.push_back(cid);
+      pq_set_.insert(cid);
+      ++added;
+    }
+  }
+  c_->prefetch_queued.fetch_add(added);
+  if (added) pq_cv_.notify_all();
+}
+
+void SourceChain::PrefetchWorker() {
+  for (;;) {
+    Cid cid;
+    {
+      std::unique_lock<std::mutex> lock(pq_mu_);
+      pq_cv_.wait(lock, [&] { return stopping_ || !pq_.empty(); });
+      if (stopping_) return;
+      cid = std::move(pq_.front());
+      pq_.pop_front();
+      pq_set_.erase(cid);
+    }
+    if (Has(cid)) {
+      c_->prefetch_skipped.fetch_add(1);
+      continue;
+    }
+    auto r = FetchRemote(cid, SteadyClock::now() + options_.overall_timeout);
+    (r.ok() ? c_->prefetch_fetched : c_->prefetch_failed).fetch_add(1);
+  }
+}
+
+Status SourceChain::PrefetchRange(const Cid& root, uint64_t from, int64_t to) {
+  if (!cache_) return MakeError(Errc::kUnsupported, "range prefetch needs a cache");
+  const auto deadline = SteadyClock::now() + options_.overall_timeout;
+  size_t skipped = 0;
+  std::optional<Error> last;
+  for (const auto& src : Ordered(1, &skipped)) {
+    auto* gw = dynamic_cast<GatewaySource*>(src.get());
+    if (!gw) continue;
+    if (SteadyClock::now() >= deadline) break;
+    c_->car_ranges.fetch_add(1);
+    auto r = gw->FetchCarRange(
+        root, from, to,
+        [&](const Cid& cid, ByteView data) -> Status {
+          c_->car_blocks.fetch_add(1);
+          StoreInCache(cid, data);  // already verified by the CAR reader
+          return Status::Ok();
+        },
+        deadline);
+    if (r.ok()) return Status::Ok();
+    last = r.error();
+  }
+  if (!last) return MakeError(Errc::kNotFound, "no gateway to fetch a range of " + root.ToString() + " from");
+  return *last;
+}
+
+ChainStats SourceChain::Stats() {
+  ChainStats s;
+  s.offline = remotes_.empty();
+  s.gets = c_->gets;
+  s.identity = c_->identity;
+  s.local_hits = c_->local_hits;
+  s.cache_hits = c_->cache_hits;
+  s.remote_fetches = c_->remote_fetches;
+  s.remote_ok = c_->remote_ok;
+  s.collapsed = c_->collapsed;
+  s.not_found = c_->not_found;
+  s.failed = c_->failed;
+  s.deadline_exceeded = c_->deadline_exceeded;
+  s.retry_rounds = c_->retry_rounds;
+  s.cache_put_errors = c_->cache_put_errors;
+  s.prefetch_queued = c_->prefetch_queued;
+  s.prefetch_dropped = c_->prefetch_dropped;
+  s.prefetch_skipped = c_->prefetch_skipped;
+  s.prefetch_fetched = c_->prefetch_fetched;
+  s.prefetch_failed = c_->prefetch_failed;
+  s.car_ranges = c_->car_ranges;
+  s.car_blocks = c_->car_blocks;
+  size_t skipped = 0;
+  for (const auto& src : Ordered(1, &skipped)) s.sources.push_back(src->Stats());
+  if (cache_) s.cache = cache_->Stats();
+  return s;
+}
+
+nlohmann::json ToJson(const SourceStats& s) {
+  nlohmann::json status = nlohmann::json::object();
+  for (auto& [code, n] : s.http_status) status[std::to_string(code)] = n;
+  return {{"url", s.url},
+          {"kind", s.kind},
+          {"requests", s.requests},
+          {"ok", s.ok},
+          {"not_found", s.not_found},
+          {"errors",
+           {{"timeout", s.timeouts},
+            {"http", s.http_errors},
+            {"hash_mismatch", s.hash_mismatches},
+            {"truncated", s.truncated},
+            {"network", s.network_errors},
+            {"malformed", s.malformed},
+            {"other", s.other_errors}}},
+          {"http_status", status},
+          {"bytes", s.bytes},
+          {"car_requests", s.car_requests},
+          {"car_blocks", s.car_blocks},
+          {"latency_ewma_ms", s.latency_ewma_ms},
+          {"failure_ewma", s.failure_ewma},
+          {"consecutive_failures", s.consecutive_failures},
+          {"backoffs", s.backoffs},
+          {"backoff_remaining_ms", s.backoff_remaining_ms}};
+}
+
+nlohmann::json ToJson(const CacheStats& s) {
+  return {{"hits", s.hits},
+          {"misses", s.misses},
+          {"hit_ratio", s.hit_ratio},
+          {"bytes", s.bytes},
+          {"max_bytes", s.max_bytes},
+          {"entries", s.entries},
+          {"inserts", s.inserts},
+          {"evictions", s.evictions},
+          {"declined", s.declined},
+          {"verification_failures", s.verification_failures},
+          {"p", s.p},
+          {"lists",
+           {{"t1", {{"entries", s.t1_entries}, {"bytes", s.t1_bytes}}},
+            {"t2", {{"entries", s.t2_entries}, {"bytes", s.t2_bytes}}},
+            {"b1", {{"entries", s.b1_entries}, {"bytes", s.b1_bytes}}},
+            {"b2", {{"entries", s.b2_entries}, {"bytes", s.b2_bytes}}}}}};
+}
+
+nlohmann::json ToJson(const ChainStats& s) {
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& src : s.sources) sources.push_back(ToJson(src));
+  nlohmann::json j = {{"offline", s.offline},
+                      {"gets", s.gets},
+                      {"identity", s.identity},
+                      {"local_hits", s.local_hits},
+                      {"cache_hits", s.cache_hits},
+                      {"remote_fetches", s.remote_fetches},
+                      {"remote_ok", s.remote_ok},
+                      {"collapsed", s.collapsed},
+                      {"not_found", s.not_found},
+                      {"failed", s.failed},
+                      {"deadline_exceeded", s.deadline_exceeded},
+                      {"retry_rounds", s.retry_rounds},
+                      {"cache_put_errors", s.cache_put_errors},
+                      {"prefetch",
+                       {{"queued", s.prefetch_queued},
+                        {"dropped", s.prefetch_dropped},
+                        {"skipped", s.prefetch_skipped},
+                        {"fetched", s.prefetch_fetched},
+                        {"failed", s.prefetch_failed}}},
+                      {"car", {{"ranges", s.car_ranges}, {"blocks", s.car_blocks}}},
+                      {"sources", sources}};
+  j["cache"] = s.cache ? ToJson(*s.cache) : nlohmann::json(nullptr);
+  return j;
+}
+
+}  // namespace ipfskit

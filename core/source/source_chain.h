@@ -1,0 +1,128 @@
+// SourceChain: the one BlockGetter the reader and the mount use. Order: local repo -> cache ->
+// remote sources (Kubo RPC before gateways; within a tier, the best recent latency and failure
+// record first; backed-off sources last).
+//
+// A remote fetch:
+//  - is collapsed: concurrent Gets for one CID share a single fetch;
+//  - holds one of `max_inflight` slots (demand reads and prefetch share them);
+//  - tries each source once per round, retries rounds with exponential backoff and jitter, and
+//    never runs past `overall_timeout` (each attempt also has the source's request timeout);
+//  - verifies the block's multihash (in RemoteSource) before it is returned or cached; only
+//    verified blocks are put in the cache, and never blocks the local repo already has.
+//
+// Thread-safe. Get errors: kNotFound when every source answered that it lacks the block (or
+// there are no network sources, e.g. offline); otherwise the last attempt's error (kTimeout,
+// kHttp, kNetwork, kHashMismatch, kTruncated, ...), with every attempt in the message.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <semaphore>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/cache/block_cache.h"
+#include "core/source/gateway.h"
+#include "core/source/kubo_rpc.h"
+
+namespace ipfskit {
+
+struct ChainOptions {
+  std::chrono::milliseconds overall_timeout{60000};
+  int max_rounds = 3;  // passes over the source list before giving up
+  std::chrono::milliseconds retry_base{250};
+  std::chrono::milliseconds retry_max{4000};
+  size_t max_inflight = 16;
+  size_t prefetch_workers = 4;
+  size_t prefetch_queue = 4096;
+};
+
+struct ChainStats {
+  bool offline = false;  // no network sources configured
+  uint64_t gets = 0;
+  uint64_t identity = 0;
+  uint64_t local_hits = 0;
+  uint64_t cache_hits = 0;
+  uint64_t remote_fetches = 0;  // fetches that went to the network (after collapsing)
+  uint64_t remote_ok = 0;
+  uint64_t collapsed = 0;       // Gets that waited on another Get's fetch
+  uint64_t not_found = 0;
+  uint64_t failed = 0;
+  uint64_t deadline_exceeded = 0;
+  uint64_t retry_rounds = 0;
+  uint64_t cache_put_errors = 0;
+  uint64_t prefetch_queued = 0;
+  uint64_t prefetch_dropped = 0;
+  uint64_t prefetch_skipped = 0;  // already local or cached
+  uint64_t prefetch_fetched = 0;
+  uint64_t prefetch_failed = 0;
+  uint64_t car_ranges = 0;
+  uint64_t car_blocks = 0;
+  std::vector<SourceStats> sources;  // in current preference order
+  std::optional<CacheStats> cache;
+};
+
+nlohmann::json ToJson(const SourceStats& s);
+nlohmann::json ToJson(const CacheStats& s);
+nlohmann::json ToJson(const ChainStats& s);
+
+class SourceChain : public BlockGetter {
+ public:
+  // local and cache may be null. Remote sources keep their given order as the tie-break.
+  SourceChain(std::shared_ptr<BlockGetter> local, std::shared_ptr<BlockCache> cache,
+              std::vector<std::shared_ptr<RemoteSource>> remotes, ChainOptions options);
+  ~SourceChain() override;
+
+  Result<Block> Get(const Cid& cid) override;
+  // Local repo or cache only; never asks the network.
+  bool Has(const Cid& cid) override;
+  // Queues network fetches (into the cache) for blocks not already local or cached. Never
+  // blocks; drops hints when the queue is full.
+  void Prefetch(std::span<const Cid> cids) override;
+
+  // Streams bytes [from, to] (to < 0: to the end) of the UnixFS file `root` as one CAR from the
+  // best gateway into the cache, trying the next gateway on failure. Needs a cache.
+  Status PrefetchRange(const Cid& root, uint64_t from, int64_t to);
+
+  ChainStats Stats();
+  const std::vector<std::shared_ptr<RemoteSource>>& remotes() const { return remotes_; }
+  const std::shared_ptr<BlockCache>& cache() const { return cache_; }
+
+ private:
+  struct Flight;
+  Result<Block> FetchRemote(const Cid& cid, SteadyClock::time_point deadline);
+  Result<Block> FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline);
+  // Sources to try in this round: healthy first by (tier, score, index); backed-off sources
+  // only after round 0 (or when every source is backed off). *skipped counts those left out.
+  std::vector<std::shared_ptr<RemoteSource>> Ordered(int round, size_t* skipped) const;
+  void StoreInCache(const Cid& cid, ByteView data);
+  void PrefetchWorker();
+
+  std::shared_ptr<BlockGetter> local_;
+  std::shared_ptr<BlockCache> cache_;
+  std::vector<std::shared_ptr<RemoteSource>> remotes_;
+  ChainOptions options_;
+  std::counting_semaphore<1 << 16> slots_;
+
+  std::mutex flights_mu_;
+  std::unordered_map<Cid, std::shared_ptr<Flight>> flights_;
+
+  std::mutex pq_mu_;
+  std::condition_variable pq_cv_;
+  std::deque<Cid> pq_;
+  std::unordered_set<Cid> pq_set_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+
+  struct Counters;
+  std::unique_ptr<Counters> c_;
+};
+
+}  // namespace ipfskit
