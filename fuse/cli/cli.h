@@ -1,0 +1,83 @@
+// Shared state of the `ipfskit` command line: global options, the repo (opened on first use),
+// output helpers. Each cmd_*.cpp registers its subcommands through one Register* function.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/multiformats/cid.h"
+#include "core/reader/unixfs_reader.h"
+#include "core/store/repo.h"
+#include "core/util/result.h"
+
+namespace ipfskit::cli {
+
+struct GlobalOptions {
+  std::string repo;  // --repo, default IPFSKIT_PATH / XDG
+  bool offline = false;
+  bool json = false;
+  std::vector<std::string> gateways;
+  std::string kubo_api;
+};
+
+class Context {
+ public:
+  GlobalOptions global;
+  int exit_code = 0;
+
+  std::string RepoPath() const { return global.repo.empty() ? DefaultRepoPath() : global.repo; }
+  // Opens the repo, creating it on first use (as `init` would).
+  Result<std::shared_ptr<Repo>> OpenRepo();
+  // Where reads come from: the repo, then the network sources unless --offline.
+  Result<std::shared_ptr<BlockGetter>> Blocks();
+  Result<UnixfsReader*> Reader();
+
+  // Prints "Error: message" on stderr and sets the exit code.
+  void Fail(const std::string& message, int code = 1);
+  void Fail(const Error& e) { Fail(e.message); }
+
+ private:
+  std::shared_ptr<Repo> repo_;
+  std::shared_ptr<BlockGetter> blocks_;
+  std::unique_ptr<UnixfsReader> reader_;
+};
+
+// "CID", "CID/a/b", "/ipfs/CID/a/b" -> (root CID, "a/b").
+struct IpfsPath {
+  Cid root;
+  std::string rest;
+};
+Result<IpfsPath> ParseIpfsPath(std::string_view text);
+// Resolves an IPFS path to the CID it names.
+Result<Cid> ResolveIpfsPath(Context& ctx, std::string_view text);
+
+// Progress on stderr, drawn only when stderr is a terminal.
+class Progress {
+ public:
+  Progress(std::string label, uint64_t total);
+  ~Progress();
+  void Update(uint64_t done);
+  void Finish();
+
+ private:
+  std::string label_;
+  uint64_t total_;
+  bool tty_;
+  bool finished_ = false;
+  uint64_t last_draw_ns_ = 0;
+};
+
+void RegisterInitCommand(CLI::App& app, Context& ctx);
+void RegisterAddCommand(CLI::App& app, Context& ctx);
+void RegisterReadCommands(CLI::App& app, Context& ctx);   // cat, get, ls, stat
+void RegisterBlockCommands(CLI::App& app, Context& ctx);  // block get|put|stat
+void RegisterPinCommands(CLI::App& app, Context& ctx);    // pin, repo
+void RegisterDagCommands(CLI::App& app, Context& ctx);    // dag import|export
+void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
+
+}  // namespace ipfskit::cli
