@@ -16,8 +16,17 @@ struct Decoded {
   UnixfsData data;
 };
 
+// A block that no source has is "unavailable" (EIO at the FUSE edge), which must not be
+// confused with a name that does not exist in a directory (ENOENT).
+Result<Block> GetBlock(BlockGetter& blocks, const Cid& cid) {
+  auto b = blocks.Get(cid);
+  if (!b.ok() && b.error().code == Errc::kNotFound)
+    return MakeError(Errc::kUnavailable, "block " + cid.ToString() + " is not available");
+  return b;
+}
+
 Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
-  IPFSKIT_ASSIGN_OR_RETURN(Block b, blocks.Get(cid));
+  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(blocks, cid));
   auto node = DecodePbNode(b.data());
   if (!node.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + node.error().message);
   if (!node->data) return MakeError(Errc::kMalformed, cid.ToString() + ": dag-pb node without UnixFS data");
@@ -52,7 +61,7 @@ Result<NodeInfo> UnixfsReader::Stat(const Cid& cid) {
   NodeInfo info;
   info.cid = cid;
   if (cid.codec() != codec::kDagPb) {
-    IPFSKIT_ASSIGN_OR_RETURN(Block b, blocks_->Get(cid));
+    IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
     info.kind = NodeKind::kFile;
     info.size = b.size();
     info.block_size = b.size();
@@ -190,7 +199,7 @@ Status UnixfsReader::ReadRec(const Cid& cid, uint64_t node_off, uint64_t offset,
       leaves->push_back(cid);
       return Status::Ok();
     }
-    IPFSKIT_ASSIGN_OR_RETURN(Block b, blocks_->Get(cid));
+    IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
     ByteView d = b.data();
     uint64_t begin = std::max(offset, node_off), end = std::min(offset + out.size(), node_off + d.size());
     if (begin < end) std::memcpy(out.data() + (begin - offset), d.data() + (begin - node_off), end - begin);

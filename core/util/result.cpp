@@ -21,6 +21,7 @@ const char* ErrcName(Errc c) {
     case Errc::kNotEmpty: return "not_empty";
     case Errc::kReadOnly: return "read_only";
     case Errc::kCancelled: return "cancelled";
+    case Errc::kUnavailable: return "unavailable";
     case Errc::kInternal: return "internal";
   }
   return "unknown";
@@ -38,6 +39,7 @@ int ErrcToErrno(Errc c) {
     case Errc::kReadOnly: return EROFS;
     case Errc::kUnsupported: return EOPNOTSUPP;
     case Errc::kCancelled: return EINTR;
+    case Errc::kUnavailable:
     case Errc::kTimeout:
     case Errc::kMalformed:
     case Errc::kHashMismatch:

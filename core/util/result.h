@@ -27,6 +27,7 @@ enum class Errc {
   kNotEmpty,
   kReadOnly,
   kCancelled,
+  kUnavailable,      // a block no source could provide (after timeouts): EIO, never ENOENT
   kInternal,
 };
 

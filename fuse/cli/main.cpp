@@ -1,7 +1,18 @@
 // ipfskit: the command line. Global options come before the command, as with Kubo's `ipfs`.
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "fuse/cli/cli.h"
+
+static bool IsSubcommand(CLI::App& app, const std::string& name) {
+  for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->check_name(name)) return true;
+  return false;
+}
 
 int main(int argc, char** argv) {
   using namespace ipfskit::cli;
@@ -26,10 +37,21 @@ int main(int argc, char** argv) {
   RegisterBlockCommands(app, ctx);
   RegisterPinCommands(app, ctx);
   // RegisterDagCommands(app, ctx);
-  // RegisterMountCommands(app, ctx);
+  RegisterMountCommands(app, ctx);
 
+  // mount(8) runs `ipfskit SOURCE MOUNTPOINT -o OPTS` for `mount -t fuse.ipfskit` and fstab
+  // lines; turn that into `ipfskit mount MOUNTPOINT -o OPTS`.
+  std::vector<std::string> args(argv, argv + argc);
+  struct stat st;
+  if (args.size() >= 3 && args[1][0] != '-' && !IsSubcommand(app, args[1]) &&
+      ::stat(args[2].c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    args.erase(args.begin() + 1);
+    args.insert(args.begin() + 1, "mount");
+  }
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(av.size()), av.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc;

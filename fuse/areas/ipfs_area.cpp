@@ -1,0 +1,143 @@
+#include "fuse/areas/ipfs_area.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+
+#include <tbb/parallel_for.h>
+
+namespace ipfskit::fs {
+
+uint64_t InoForCid(const Cid& cid) {
+  // FNV-1a over the whole binary CID: v0/v1 and codecs of one digest get different inodes.
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t b : cid.bytes()) h = (h ^ b) * 1099511628211ull;
+  h ^= h >> 29;
+  return kContentInoBit | (h & ~(kContentInoBit | kDynamicInoBit));
+}
+
+namespace {
+
+bool SafeName(const std::string& n) {
+  return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos && n.find('\0') == std::string::npos;
+}
+
+class IpfsFile : public OpenFile {
+ public:
+  IpfsFile(std::shared_ptr<IpfsContext> ctx, Cid cid) : ctx_(std::move(ctx)), cid_(std::move(cid)) {
+    keep_cache = true;
+  }
+  Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
+    // Sequential readers get the next leaves prefetched in parallel by the sources. No lock:
+    // concurrent readers of one handle only race on this hint.
+    uint64_t expect = next_.load(std::memory_order_relaxed);
+    next_.store(offset + out.size(), std::memory_order_relaxed);
+    if (offset == expect && ctx_->prefetch_leaves) {
+      auto leaves = ctx_->reader->LeavesFor(cid_, offset + out.size(), uint64_t{ctx_->prefetch_leaves} << 18);
+      if (leaves.ok() && !leaves->empty()) ctx_->reader->blocks().Prefetch(*leaves);
+    }
+    return ctx_->reader->Read(cid_, offset, out);
+  }
+
+ private:
+  std::shared_ptr<IpfsContext> ctx_;
+  Cid cid_;
+  std::atomic<uint64_t> next_{0};
+};
+
+class IpfsNode : public Node {
+ public:
+  IpfsNode(std::shared_ptr<IpfsContext> ctx, NodeInfo info) : ctx_(std::move(ctx)), info_(std::move(info)) {}
+  uint64_t ino() const override { return InoForCid(info_.cid); }
+  double EntryTimeout() const override { return kImmutableTimeout; }
+  double AttrTimeout() const override { return kImmutableTimeout; }
+  double NegativeTimeout() const override { return kImmutableTimeout; }
+
+  Result<struct stat> Getattr() override {
+    mode_t type = info_.is_dir() ? S_IFDIR : info_.kind == NodeKind::kSymlink ? S_IFLNK : S_IFREG;
+    uint32_t perm = info_.mode ? (*info_.mode & 07777)
+                               : info_.is_dir() ? 0555 : info_.kind == NodeKind::kSymlink ? 0777 : 0444;
+    // Immutable content: never writable, whatever mode the node carries.
+    if (type != S_IFLNK) perm &= ~0222u;
+    time_t mt = info_.mtime ? info_.mtime->seconds : kEpochTime;
+    uint32_t ns = info_.mtime ? info_.mtime->nanos : 0;
+    uint64_t size = info_.is_dir() ? info_.block_size : info_.size;
+    return MakeStat(ino(), type | perm, size, ctx_->owner, mt, ns);
+  }
+
+  Result<std::shared_ptr<Node>> Lookup(std::string_view name) override {
+    if (!info_.is_dir()) return MakeError(Errc::kNotDir, "not a directory");
+    IPFSKIT_ASSIGN_OR_RETURN(DirEntry e, ctx_->reader->Lookup(info_.cid, name));
+    return MakeIpfsNode(ctx_, e.cid);
+  }
+
+  Result<std::vector<DirItem>> List() override {
+    if (!info_.is_dir()) return MakeError(Errc::kNotDir, "not a directory");
+    IPFSKIT_ASSIGN_OR_RETURN(auto entries, ctx_->reader->ListDir(info_.cid));
+    std::vector<DirItem> items;
+    std::vector<Cid> cids;
+    items.reserve(entries.size());
+    for (auto& e : entries) {
+      if (!SafeName(e.name)) {
+        // e.g. "../x" from a hostile DAG: it must never appear as a path component.
+        if (ctx_->stats) ctx_->stats->CountUnsafeName();
+        continue;
+      }
+      cids.push_back(e.cid);
+      items.push_back(DirItem{std::move(e.name), nullptr});
+    }
+    // Children are stat'ed in parallel (their root blocks fetched concurrently) instead of one
+    // after another; readdirplus then answers from these nodes.
+    ctx_->reader->blocks().Prefetch(cids);
+    tbb::parallel_for(size_t{0}, items.size(), [&](size_t i) {
+      auto n = MakeIpfsNode(ctx_, cids[i]);
+      if (n.ok()) items[i].node = std::move(*n);
+    });
+    return items;
+  }
+
+  Result<std::unique_ptr<OpenFile>> Open(int flags) override {
+    if ((flags & O_ACCMODE) != O_RDONLY) return MakeError(Errc::kReadOnly, "read-only file system");
+    if (info_.is_dir()) return MakeError(Errc::kIsDir, "is a directory");
+    return std::unique_ptr<OpenFile>(new IpfsFile(ctx_, info_.cid));
+  }
+
+  Result<std::string> Readlink() override {
+    if (info_.kind != NodeKind::kSymlink) return MakeError(Errc::kInvalidArgument, "not a symlink");
+    return info_.symlink_target;
+  }
+
+  Result<std::string> GetXattr(std::string_view name) override {
+    if (name == "user.ipfs.cid") return info_.cid.ToString();
+    return MakeError(Errc::kNotFound, "no such attribute");
+  }
+  std::vector<std::string> ListXattr() override { return {"user.ipfs.cid"}; }
+
+ private:
+  std::shared_ptr<IpfsContext> ctx_;
+  NodeInfo info_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Node>> MakeIpfsNode(std::shared_ptr<IpfsContext> ctx, const Cid& cid) {
+  IPFSKIT_ASSIGN_OR_RETURN(NodeInfo info, ctx->reader->Stat(cid));
+  return std::shared_ptr<Node>(new IpfsNode(std::move(ctx), std::move(info)));
+}
+
+Result<std::shared_ptr<Node>> IpfsRootNode::Lookup(std::string_view name) {
+  auto cid = Cid::Parse(name);
+  if (!cid.ok()) return MakeError(Errc::kNotFound, "not a CID: " + cid.error().message);
+  return MakeIpfsNode(ctx_, *cid);
+}
+
+Result<std::vector<DirItem>> IpfsRootNode::List() {
+  std::vector<DirItem> items;
+  if (!ctx_->repo) return items;
+  IPFSKIT_ASSIGN_OR_RETURN(auto pins, ctx_->repo->ListPins());
+  for (const auto& [cid, type] : pins)
+    if (type == PinType::kRecursive) items.push_back(DirItem{cid.ToString(), nullptr});
+  return items;
+}
+
+}  // namespace ipfskit::fs

@@ -1,0 +1,56 @@
+// mount, unmount.
+#include <iostream>
+
+#include "fuse/cli/cli.h"
+#include "fuse/mount.h"
+
+namespace ipfskit::cli {
+
+void RegisterMountCommands(CLI::App& app, Context& ctx) {
+  {
+    auto o = std::make_shared<fs::MountOptions>();
+    auto opts = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("mount", "Mount ipfskit at MOUNTPOINT: /ipfs, /ipns, /mfs, /infer, /.ipfskit.");
+    cmd->footer(
+        "Options (-o, comma separated, as for mount(8)):\n"
+        "  repo=DIR        repo to serve (default: --repo, IPFSKIT_PATH, ~/.local/share/ipfskit)\n"
+        "  allow_other     let other users see the mount (needs user_allow_other in /etc/fuse.conf)\n"
+        "  ro              mount read-only\n"
+        "  offline         use no network source\n"
+        "  gateway=URL     add a trustless gateway (repeatable)\n"
+        "  kubo_api=URL    Kubo RPC API\n"
+        "  timeout=SECS    give EIO when no source delivers a block in this time (default 60)\n"
+        "Other -o options go to libfuse. Also: mount -t fuse.ipfskit ipfskit DIR -o repo=...\n"
+        "Unmount with 'ipfskit unmount DIR' (or fusermount3 -u DIR); SIGINT/SIGTERM also unmount.");
+    cmd->add_option("mountpoint", o->mountpoint, "Directory to mount on")->required();
+    cmd->add_flag("-f,--foreground", o->foreground, "Stay in the foreground");
+    cmd->add_flag("-d,--debug", o->debug, "Print every FUSE request (implies -f)");
+    cmd->add_option("-o", *opts, "Mount options");
+    cmd->callback([&ctx, o, opts] {
+      for (const auto& s : *opts) {
+        Status st = fs::ParseMountOptions(s, *o);
+        if (!st.ok()) return ctx.Fail(st.error());
+      }
+      if (o->repo.empty()) o->repo = ctx.RepoPath();
+      if (ctx.global.offline) o->offline = true;
+      for (const auto& g : ctx.global.gateways) o->gateways.push_back(g);
+      if (!ctx.global.kubo_api.empty()) o->kubo_api = ctx.global.kubo_api;
+      Status st = fs::RunMount(*o);
+      if (!st.ok()) return ctx.Fail(st.error());
+    });
+  }
+  {
+    auto mp = std::make_shared<std::string>();
+    auto lazy = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("unmount", "Unmount an ipfskit mount.");
+    cmd->alias("umount");
+    cmd->add_option("mountpoint", *mp)->required();
+    cmd->add_flag("-z,--lazy", *lazy, "Detach now even if busy");
+    cmd->callback([&ctx, mp, lazy] {
+      Status st = fs::Unmount(*mp, *lazy);
+      if (!st.ok()) return ctx.Fail(st.error());
+    });
+  }
+}
+
+}  // namespace ipfskit::cli

@@ -1,0 +1,116 @@
+// The mount's node model. Every area (/ipfs, /ipns, /mfs, /infer, /.ipfskit) plugs in as Node
+// subclasses; the FUSE operations (ops_*.cpp) only talk to this interface, so no operation
+// needs an "if path starts with" test. Errors are core Result/Status values; the ops convert
+// them to -errno in one place (ReplyError).
+//
+// Thread safety: every method may be called concurrently from the FUSE worker threads.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/util/bytes.h"
+#include "core/util/result.h"
+
+namespace ipfskit::fs {
+
+class Node;
+
+// An open file handle (fi->fh points at one). Owned by the ops layer until release.
+class OpenFile {
+ public:
+  virtual ~OpenFile() = default;
+  // Returns bytes read; 0 at EOF.
+  virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+  virtual Result<size_t> Write(uint64_t offset, ByteView data) {
+    return MakeError(Errc::kReadOnly, "read-only file");
+  }
+  virtual Status Flush() { return Status::Ok(); }
+  virtual Status Fsync(bool datasync) { return Flush(); }
+  virtual Status Release() { return Status::Ok(); }
+  bool keep_cache = false;  // content never changes: let the kernel keep its pages
+  bool direct_io = false;   // content generated per open: bypass the page cache
+  bool nonblock = false;    // opened with O_NONBLOCK
+};
+
+struct DirItem {
+  std::string name;
+  std::shared_ptr<Node> node;  // may be null: resolved through Lookup when needed
+};
+
+struct SetattrRequest {
+  std::optional<uint32_t> mode;
+  std::optional<uint64_t> size;
+  std::optional<struct timespec> atime, mtime;
+  OpenFile* handle = nullptr;
+};
+
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  virtual ~Node() = default;
+
+  // Inode number; must be stable for the node's lifetime and unique in the mount.
+  virtual uint64_t ino() const = 0;
+  virtual Result<struct stat> Getattr() = 0;
+  // Kernel cache lifetimes in seconds: long for immutable content.
+  virtual double EntryTimeout() const { return 1.0; }
+  virtual double AttrTimeout() const { return 1.0; }
+  // How long the kernel may remember that a name does not exist here (0: not at all).
+  virtual double NegativeTimeout() const { return 0.0; }
+
+  // Directories.
+  virtual Result<std::shared_ptr<Node>> Lookup(std::string_view name) {
+    return MakeError(Errc::kNotDir, "not a directory");
+  }
+  // The entries of a directory, in a stable order. Nodes may be filled in lazily.
+  virtual Result<std::vector<DirItem>> List() { return MakeError(Errc::kNotDir, "not a directory"); }
+
+  // Files.
+  virtual Result<std::unique_ptr<OpenFile>> Open(int flags) { return MakeError(Errc::kIsDir, "is a directory"); }
+  virtual Result<std::string> Readlink() { return MakeError(Errc::kInvalidArgument, "not a symlink"); }
+
+  // Extended attributes (user.ipfs.cid and friends). kNotFound -> ENODATA.
+  virtual Result<std::string> GetXattr(std::string_view name) { return MakeError(Errc::kNotFound, "no such attribute"); }
+  virtual std::vector<std::string> ListXattr() { return {}; }
+  virtual Status SetXattr(std::string_view name, ByteView value, int flags) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+
+  // Mutation; read-only areas keep the defaults (EROFS).
+  virtual Result<std::pair<std::shared_ptr<Node>, std::unique_ptr<OpenFile>>> Create(std::string_view name,
+                                                                                     uint32_t mode, int flags) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+  virtual Result<std::shared_ptr<Node>> Mkdir(std::string_view name, uint32_t mode) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+  virtual Result<std::shared_ptr<Node>> Symlink(std::string_view name, std::string_view target) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+  virtual Status Unlink(std::string_view name) { return MakeError(Errc::kReadOnly, "read-only file system"); }
+  virtual Status Rmdir(std::string_view name) { return MakeError(Errc::kReadOnly, "read-only file system"); }
+  // Moves `name` from this directory to `new_parent`/`new_name`. flags: RENAME_NOREPLACE etc.
+  virtual Status Rename(std::string_view name, Node& new_parent, std::string_view new_name, unsigned flags) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+  virtual Result<struct stat> Setattr(const SetattrRequest& req) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+};
+
+// Inode numbers: static nodes use small numbers; content nodes hash their CID into the upper
+// half (bit 63 set) so the same CID has the same inode across mounts; writable areas allocate
+// from a counter in the range with bit 62 set.
+constexpr uint64_t kContentInoBit = uint64_t{1} << 63;
+constexpr uint64_t kDynamicInoBit = uint64_t{1} << 62;
+uint64_t AllocateDynamicIno();
+
+// A fixed time for nodes without an mtime, so attributes are stable across mounts.
+constexpr time_t kEpochTime = 0;
+
+}  // namespace ipfskit::fs

@@ -1,0 +1,182 @@
+// opendir, readdir(plus), releasedir, readlink, mkdir, symlink, unlink, rmdir, rename.
+#include <cstring>
+
+#include "fuse/ops.h"
+
+namespace ipfskit::fs {
+namespace {
+
+// A snapshot of a directory's entries taken at opendir, so offsets stay valid while the
+// directory changes underneath (POSIX allows either view for concurrent changes).
+struct DirHandle {
+  std::shared_ptr<Node> dir;
+  std::vector<DirItem> items;
+};
+
+void Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Guard(req, [&] {
+    MountState& st = State(req);
+    st.stats.CountRequest(Op::kReaddir);
+    auto node = NodeFor(req, ino);
+    if (!node) return ReplyErrno(req, ESTALE);
+    auto items = node->List();
+    if (!items.ok()) return ReplyError(req, items.error());
+    auto* h = new DirHandle{node, std::move(*items)};
+    fi->fh = reinterpret_cast<uint64_t>(h);
+    fi->cache_readdir = 0;
+    if (fuse_reply_open(req, fi) != 0) delete h;
+  });
+}
+
+void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  Guard(req, [&] {
+    MountState& st = State(req);
+    auto* h = reinterpret_cast<DirHandle*>(fi->fh);
+    std::vector<char> buf(size);
+    size_t used = 0;
+    // Offsets: 0 ".", 1 "..", 2+i item i; each entry carries the offset of the next one.
+    for (off_t i = off; i < static_cast<off_t>(h->items.size()) + 2; ++i) {
+      const char* name;
+      std::shared_ptr<Node> node;
+      struct stat attr;
+      std::memset(&attr, 0, sizeof attr);
+      if (i < 2) {
+        name = i == 0 ? "." : "..";
+        attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+        attr.st_mode = S_IFDIR;
+      } else {
+        DirItem& item = h->items[i - 2];
+        name = item.name.c_str();
+        if (!item.node || plus) {
+          if (!item.node) {
+            auto n = h->dir->Lookup(item.name);
+            if (!n.ok()) continue;  // vanished or unavailable: skip rather than fail the listing
+            item.node = *n;
+          }
+        }
+        node = item.node;
+        auto a = node->Getattr();
+        if (!a.ok()) continue;
+        attr = *a;
+      }
+      size_t rem = size - used;
+      size_t len;
+      if (plus) {
+        fuse_entry_param e;
+        std::memset(&e, 0, sizeof e);
+        e.attr = attr;
+        if (node) {
+          e.ino = node->ino();
+          e.generation = 1;
+          e.attr_timeout = node->AttrTimeout();
+          e.entry_timeout = node->EntryTimeout();
+        }
+        len = fuse_add_direntry_plus(req, buf.data() + used, rem, name, &e, i + 1);
+        if (len > rem) break;
+        if (node) st.inodes.Remember(node);  // the kernel now holds a lookup reference
+      } else {
+        len = fuse_add_direntry(req, buf.data() + used, rem, name, &attr, i + 1);
+        if (len > rem) break;
+      }
+      used += len;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+  });
+}
+
+void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  DoReaddir(req, ino, size, off, fi, false);
+}
+void Readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  DoReaddir(req, ino, size, off, fi, true);
+}
+
+void Releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void Readlink(fuse_req_t req, fuse_ino_t ino) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kReadlink);
+    auto node = NodeFor(req, ino);
+    if (!node) return ReplyErrno(req, ESTALE);
+    auto t = node->Readlink();
+    if (!t.ok()) return ReplyError(req, t.error());
+    fuse_reply_readlink(req, t->c_str());
+  });
+}
+
+void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kCreate);
+    auto dir = NodeFor(req, parent);
+    if (!dir) return ReplyErrno(req, ESTALE);
+    auto n = dir->Mkdir(name, mode & 07777);
+    if (!n.ok()) return ReplyError(req, n.error());
+    ReplyEntry(req, *n);
+  });
+}
+
+void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kCreate);
+    auto dir = NodeFor(req, parent);
+    if (!dir) return ReplyErrno(req, ESTALE);
+    auto n = dir->Symlink(name, target);
+    if (!n.ok()) return ReplyError(req, n.error());
+    ReplyEntry(req, *n);
+  });
+}
+
+void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kOther);
+    auto dir = NodeFor(req, parent);
+    if (!dir) return ReplyErrno(req, ESTALE);
+    Status s = dir->Unlink(name);
+    if (!s.ok()) return ReplyError(req, s.error());
+    ReplyErrno(req, 0);
+  });
+}
+
+void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kOther);
+    auto dir = NodeFor(req, parent);
+    if (!dir) return ReplyErrno(req, ESTALE);
+    Status s = dir->Rmdir(name);
+    if (!s.ok()) return ReplyError(req, s.error());
+    ReplyErrno(req, 0);
+  });
+}
+
+void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+            unsigned int flags) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kOther);
+    auto dir = NodeFor(req, parent);
+    auto ndir = NodeFor(req, newparent);
+    if (!dir || !ndir) return ReplyErrno(req, ESTALE);
+    Status s = dir->Rename(name, *ndir, newname, flags);
+    if (!s.ok()) return ReplyError(req, s.error());
+    ReplyErrno(req, 0);
+  });
+}
+
+}  // namespace
+
+void AssignDirOps(fuse_lowlevel_ops& ops) {
+  ops.opendir = Opendir;
+  ops.readdir = Readdir;
+  ops.readdirplus = Readdirplus;
+  ops.releasedir = Releasedir;
+  ops.readlink = Readlink;
+  ops.mkdir = Mkdir;
+  ops.symlink = Symlink;
+  ops.unlink = Unlink;
+  ops.rmdir = Rmdir;
+  ops.rename = Rename;
+}
+
+}  // namespace ipfskit::fs

@@ -1,0 +1,122 @@
+// open, create, read, write, flush, fsync, release.
+#include <fcntl.h>
+
+#include <cstring>
+#include <vector>
+
+#include "fuse/ops.h"
+
+namespace ipfskit::fs {
+namespace {
+
+void SetFileInfo(fuse_file_info* fi, std::unique_ptr<OpenFile> f) {
+  fi->keep_cache = f->keep_cache;
+  fi->direct_io = f->direct_io;
+  fi->fh = reinterpret_cast<uint64_t>(f.release());
+}
+
+void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Guard(req, [&] {
+    MountState& st = State(req);
+    st.stats.CountRequest(Op::kOpen);
+    auto node = NodeFor(req, ino);
+    if (!node) return ReplyErrno(req, ESTALE);
+    auto f = node->Open(fi->flags);
+    if (!f.ok()) return ReplyError(req, f.error());
+    (*f)->nonblock = fi->flags & O_NONBLOCK;
+    SetFileInfo(fi, std::move(*f));
+    if (fuse_reply_open(req, fi) != 0) {
+      auto* of = reinterpret_cast<OpenFile*>(fi->fh);
+      (void)of->Release();
+      delete of;
+    }
+  });
+}
+
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  Guard(req, [&] {
+    MountState& st = State(req);
+    st.stats.CountRequest(Op::kCreate);
+    auto dir = NodeFor(req, parent);
+    if (!dir) return ReplyErrno(req, ESTALE);
+    auto r = dir->Create(name, mode & 07777, fi->flags);
+    if (!r.ok()) return ReplyError(req, r.error());
+    auto& [node, file] = *r;
+    fuse_entry_param e;
+    if (!FillEntry(st, node, e)) return ReplyErrno(req, EIO);
+    file->nonblock = fi->flags & O_NONBLOCK;
+    SetFileInfo(fi, std::move(file));
+    st.inodes.Remember(node);
+    if (fuse_reply_create(req, &e, fi) != 0) {
+      st.inodes.Forget(node->ino(), 1);
+      auto* of = reinterpret_cast<OpenFile*>(fi->fh);
+      (void)of->Release();
+      delete of;
+    }
+  });
+}
+
+void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Guard(req, [&] {
+    MountState& st = State(req);
+    st.stats.CountRequest(Op::kRead);
+    auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+    thread_local std::vector<uint8_t> buf;
+    if (buf.size() < size) buf.resize(size);
+    auto n = f->Read(off, std::span<uint8_t>(buf.data(), size));
+    if (!n.ok()) return ReplyError(req, n.error());
+    st.stats.CountRead(*n);
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
+  });
+}
+
+void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t off, fuse_file_info* fi) {
+  Guard(req, [&] {
+    MountState& st = State(req);
+    st.stats.CountRequest(Op::kWrite);
+    auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+    auto n = f->Write(off, ByteView(reinterpret_cast<const uint8_t*>(data), size));
+    if (!n.ok()) return ReplyError(req, n.error());
+    st.stats.CountWrite(*n);
+    fuse_reply_write(req, *n);
+  });
+}
+
+void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Guard(req, [&] {
+    Status s = reinterpret_cast<OpenFile*>(fi->fh)->Flush();
+    if (!s.ok()) return ReplyError(req, s.error());
+    ReplyErrno(req, 0);
+  });
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+  Guard(req, [&] {
+    Status s = reinterpret_cast<OpenFile*>(fi->fh)->Fsync(datasync);
+    if (!s.ok()) return ReplyError(req, s.error());
+    ReplyErrno(req, 0);
+  });
+}
+
+void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Guard(req, [&] {
+    std::unique_ptr<OpenFile> f(reinterpret_cast<OpenFile*>(fi->fh));
+    Status s = f->Release();
+    if (!s.ok()) return ReplyError(req, s.error());
+    ReplyErrno(req, 0);
+  });
+}
+
+}  // namespace
+
+void AssignReadOps(fuse_lowlevel_ops& ops) {
+  ops.open = Open;
+  ops.create = Create;
+  ops.read = Read;
+  ops.write = Write;
+  ops.flush = Flush;
+  ops.fsync = Fsync;
+  ops.release = Release;
+}
+
+}  // namespace ipfskit::fs
