@@ -43,6 +43,8 @@ Result<Block> RemoteSource::Fetch(const Cid& cid, SteadyClock::time_point deadli
   HttpRequest base = BaseRequest(req.url, deadline);
   req.timeout = base.timeout;
   req.connect_timeout = base.connect_timeout;
+  req.low_speed_bytes = base.low_speed_bytes;
+  req.low_speed_seconds = base.low_speed_seconds;
   req.max_body = (size_t{2} << 20) + 1;  // the block size limit (ipfs-formats.md §2)
   const auto start = SteadyClock::now();
   auto resp = http_->Fetch(std::move(req));

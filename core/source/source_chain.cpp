@@ -178,6 +178,7 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
   c_->remote_fetches.fetch_add(1);
   std::string attempts;
   std::optional<Error> last;
+  bool out_of_time = false;
   for (int round = 0; round < std::max(1, options_.max_rounds); ++round) {
     if (round > 0) {
       c_->retry_rounds.fetch_add(1);
@@ -185,7 +186,10 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
       const double ms = std::min(static_cast<double>(options_.retry_base.count()) * factor,
                                  static_cast<double>(options_.retry_max.count())) * Jitter();
       auto wake = SteadyClock::now() + std::chrono::milliseconds(static_cast<int64_t>(ms));
-      if (wake >= deadline) break;
+      if (wake >= deadline) {
+        out_of_time = true;
+        break;
+      }
       std::this_thread::sleep_until(wake);
     }
     size_t skipped = 0;
@@ -211,7 +215,7 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
     }
     if (all_not_found) continue;  // only backed-off sources are left to ask: no need to wait
   }
-  if (SteadyClock::now() >= deadline) {
+  if (out_of_time || SteadyClock::now() >= deadline) {
     c_->deadline_exceeded.fetch_add(1);
     c_->failed.fetch_add(1);
     return MakeError(Errc::kTimeout, "fetching " + cid.ToString() + " ran past the overall timeout" +
