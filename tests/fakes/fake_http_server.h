@@ -129,6 +129,8 @@ class FakeHttpServer {
         close(fd);
         return;
       }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // no Nagle/delayed-ACK stalls
       connections_.fetch_add(1);
       conns_.insert(fd);
       threads_.emplace_back([this, fd] { Serve(fd); });
