@@ -378,6 +378,33 @@ TEST_F(RepoTest, GcKeepsPinnedDagsAndRemovesTheRest) {
   EXPECT_EQ(repo_->Gc({})->removed_blocks, 2u);  // extra and echild once not named
 }
 
+TEST_F(RepoTest, GcFollowsDagJsonLinks) {
+  repo_ = Open();
+  Node leaf = RawNode(100, 21);
+  Node bytes_not_link = RawNode(100, 22);
+  std::string json = R"({"a":{"/":")" + leaf.cid.ToString() + R"("},"b":{"/":{"bytes":"AAE"}},"c":[{"/":")" +
+                     bytes_not_link.cid.ToString() + R"(","x":1}]})";
+  Bytes jd = ToBytes(json);
+  Node doc{Cid::Sum(1, codec::kDagJson, mh::kSha2_256, jd).value(), jd};
+  for (const Node* n : {&leaf, &bytes_not_link, &doc}) Put(*repo_, *n);
+  ASSERT_TRUE(repo_->Pin(doc.cid, PinType::kRecursive).ok());
+  auto gc = repo_->Gc();
+  ASSERT_TRUE(gc.ok()) << gc.error().message;
+  EXPECT_EQ(gc->removed_blocks, 1u);  // {"/": ..., "x": 1} is a map, not a link
+  EXPECT_TRUE(repo_->Has(leaf.cid));
+  EXPECT_FALSE(repo_->Has(bytes_not_link.cid));
+
+  // A pinned block whose links cannot be read stops GC instead of losing its children.
+  Bytes broken = ToBytes("{not json");
+  Node bad{Cid::Sum(1, codec::kDagJson, mh::kSha2_256, broken).value(), broken};
+  Put(*repo_, bad);
+  ASSERT_TRUE(repo_->Pin(bad.cid, PinType::kRecursive).ok());
+  auto gc2 = repo_->Gc();
+  ASSERT_FALSE(gc2.ok());
+  EXPECT_EQ(gc2.error().code, Errc::kMalformed);
+  EXPECT_NE(gc2.error().message.find(bad.cid.ToString()), std::string::npos);
+}
+
 TEST_F(RepoTest, GcSparesBlocksOfALiveWriter) {
   repo_ = Open();
   Node leaf = RawNode(1000, 11);

@@ -23,6 +23,7 @@
 #include <unordered_set>
 
 #include "core/codec/dagpb.h"
+#include "core/store/dag_links.h"
 #include "core/store/lmdb.h"
 
 namespace ipfskit {
@@ -551,7 +552,7 @@ Result<GcResult> Repo::Gc(const std::vector<Cid>& extra_roots) {
       if (rc) return e.Err(rc, "gc: read block " + cid.ToString());
       data = lmdb::View(v);
     }
-    auto links = BlockLinks(cid, data);
+    auto links = DagLinks(cid, data);
     // Without its links we cannot know what the block keeps alive: stop rather than lose data.
     if (!links.ok())
       return MakeError(Errc::kMalformed, "gc stopped: cannot read links of pinned block " +

@@ -1,0 +1,17 @@
+// The links a block holds, for walking DAGs (GC marking, completeness checks, CAR export).
+// BlockLinks (dag-pb, dag-cbor) plus dag-json links ({"/": "<cid>"}), which Kubo follows too.
+#pragma once
+
+#include <vector>
+
+#include "core/multiformats/cid.h"
+#include "core/util/bytes.h"
+#include "core/util/result.h"
+
+namespace ipfskit {
+
+// Children of a block in the order they appear. Raw and unknown codecs have none; a block
+// that does not decode under its codec is kMalformed.
+Result<std::vector<Cid>> DagLinks(const Cid& cid, ByteView data);
+
+}  // namespace ipfskit
