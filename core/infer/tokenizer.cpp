@@ -19,15 +19,14 @@ bool IsWhitespace(char32_t c) {
   return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }
 
-// Category C* (control, format, surrogate, private use, unassigned); \t \n \r count as space.
+// What the reference drops as "control" (is_other in the Rust code): categories Cc, Cf and Co.
+// Unassigned code points (Cn) are kept (and become [UNK]). \t \n \r count as space.
 bool IsControl(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   switch (Category(c)) {
     case UTF8PROC_CATEGORY_CC:
     case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_CS:
     case UTF8PROC_CATEGORY_CO:
-    case UTF8PROC_CATEGORY_CN:
       return true;
     default:
       return false;
