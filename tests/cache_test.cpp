@@ -71,6 +71,7 @@ TEST_F(CacheTest, HitIsAViewIntoTheMemoryMap) {
   RawBlock b = MakeBlock(1);
   EXPECT_FALSE(cache_->Get(b.cid).ok());
   ASSERT_TRUE(cache_->Put(b.cid, b.data).ok());
+  ASSERT_TRUE(cache_->Flush().ok());  // committed, so served from the map, not the queue
   auto hit = cache_->Get(b.cid);
   ASSERT_TRUE(hit.ok());
   EXPECT_TRUE(std::equal(hit->data().begin(), hit->data().end(), b.data.begin(), b.data.end()));
@@ -135,6 +136,7 @@ TEST_F(CacheTest, ByteBoundHoldsUnderConcurrentFills) {
   EXPECT_LE(s.bytes, max);
   EXPECT_GT(s.evictions, 0u);
   // What is really stored agrees with the policy and holds the bound.
+  ASSERT_TRUE(cache_->Flush().ok());
   auto contents = testing::InspectCache(repo_->env());
   EXPECT_EQ(contents.blocks, s.entries);
   EXPECT_EQ(contents.bytes, s.bytes);
@@ -205,6 +207,24 @@ TEST_F(CacheTest, ScanDoesNotFlushHotBlocks) {
     ASSERT_TRUE(cache_->Put(b.cid, b.data).ok());
   }
   for (auto& b : hot) EXPECT_TRUE(cache_->Has(b.cid));
+}
+
+TEST_F(CacheTest, WritesAreBatchedAndQueuedBlocksAreServed) {
+  Open(8 << 20);
+  std::vector<RawBlock> blocks;
+  for (uint32_t i = 0; i < 300; ++i) blocks.push_back(MakeBlock(7000 + i));
+  for (auto& b : blocks) {
+    ASSERT_TRUE(cache_->Put(b.cid, b.data).ok());
+    auto hit = cache_->Get(b.cid);  // served from the queue or the db, never missing
+    ASSERT_TRUE(hit.ok());
+    ASSERT_TRUE(b.cid.Verifies(hit->data()));
+  }
+  ASSERT_TRUE(cache_->Flush().ok());
+  auto s = cache_->Stats();
+  EXPECT_EQ(s.inserts, 300u);
+  EXPECT_LT(s.commits, 100u) << "one transaction per block";
+  EXPECT_EQ(s.pending_bytes, 0u);
+  EXPECT_EQ(testing::InspectCache(repo_->env()).blocks, 300u);
 }
 
 TEST_F(CacheTest, ClearEmptiesEverything) {

@@ -81,6 +81,12 @@ struct Served {
   }
 };
 
+// What is committed in the cache db (after committing the write-behind queue).
+testing::CacheContents Inspect(TestRepo& t) {
+  EXPECT_TRUE(t.cache->Flush().ok());
+  return testing::InspectCache(t.repo->env());
+}
+
 RemoteOptions FastOptions() {
   RemoteOptions o;
   o.request_timeout = 5000ms;
@@ -121,7 +127,7 @@ TEST_F(GatewayTest, NginxServesWholeFileThroughChainVerifiedAndCached) {
   SourceStats st = gw->Stats();
   EXPECT_EQ(st.ok, s.blocks.size());
   EXPECT_EQ(st.requests, s.blocks.size());
-  auto contents = testing::InspectCache(t.repo->env());
+  auto contents = Inspect(t);
   EXPECT_EQ(contents.blocks, s.blocks.size());
   EXPECT_EQ(contents.bad, 0u);
   // Keep-alive: far fewer connections than requests.
@@ -206,7 +212,7 @@ TEST_P(MisbehavingGatewayTest, BadGatewayFirstStillReadsRightBytesAndIsBackedOff
   EXPECT_EQ(order[0].url, good_src->url());
 
   // Nothing wrong in the cache: every stored value matches its key.
-  auto contents = testing::InspectCache(t.repo->env());
+  auto contents = Inspect(t);
   EXPECT_EQ(contents.bad, 0u);
   EXPECT_EQ(contents.blocks, s.blocks.size());
   EXPECT_EQ(t.cache->Stats().verification_failures, 0u);
@@ -388,9 +394,9 @@ TEST_F(GatewayTest, PrefetchFillsCacheThroughSameQueue) {
   chain.Prefetch(all);
   chain.Prefetch(all);  // duplicates while queued are ignored or skipped later
   const auto until = SteadyClock::now() + 10s;
-  while (SteadyClock::now() < until && testing::InspectCache(t.repo->env()).blocks < all.size())
+  while (SteadyClock::now() < until && Inspect(t).blocks < all.size())
     std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(testing::InspectCache(t.repo->env()).blocks, all.size());
+  EXPECT_EQ(Inspect(t).blocks, all.size());
   s.nginx->Stop();
   EXPECT_EQ(ReadAll(std::shared_ptr<BlockGetter>(&chain, [](BlockGetter*) {}), s.root, s.data.size()), s.data);
   auto st = chain.Stats();
@@ -424,7 +430,7 @@ TEST(GatewayCar, RangeStreamsVerifiedBlocksIntoCache) {
   Status st = chain.PrefetchRange(root, 0, -1);
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(query, "format=car&dag-scope=entity&entity-bytes=0:*");
-  auto contents = testing::InspectCache(t.repo->env());
+  auto contents = Inspect(t);
   EXPECT_EQ(contents.blocks, blocks.size());
   EXPECT_EQ(contents.bad, 0u);
   EXPECT_EQ(gw->Stats().car_blocks, blocks.size());
@@ -455,7 +461,7 @@ TEST(GatewayCar, CorruptOrTruncatedCarIsRejectedAndNothingBadIsCached) {
   Status st = chain.PrefetchRange(root, 0, -1);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::kHashMismatch) << st.error().message;
-  auto c1 = testing::InspectCache(t.repo->env());
+  auto c1 = Inspect(t);
   EXPECT_EQ(c1.bad, 0u);
   EXPECT_EQ(c1.blocks, blocks.size() - 1);  // all but the corrupted one, each verified
 
@@ -464,7 +470,7 @@ TEST(GatewayCar, CorruptOrTruncatedCarIsRejectedAndNothingBadIsCached) {
   st = chain.PrefetchRange(root, 0, -1);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::kTruncated) << st.error().message;
-  EXPECT_EQ(testing::InspectCache(t.repo->env()).bad, 0u);
+  EXPECT_EQ(Inspect(t).bad, 0u);
   auto ss = gw->Stats();
   EXPECT_EQ(ss.hash_mismatches, 1u);
   EXPECT_EQ(ss.truncated, 1u);

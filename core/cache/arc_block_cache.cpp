@@ -11,6 +11,7 @@ namespace {
 const std::string kPKey = "\xff" "p";  // CID bytes never start with 0xff
 constexpr size_t kRecordSize = 1 + 8 + 8;
 constexpr size_t kMaxPendingTouches = 4096;
+constexpr int kIdleTicksBeforeStateWrite = 100;  // × batch_window: persist hit order when idle
 
 void PutU64(uint8_t* out, uint64_t v) { std::memcpy(out, &v, 8); }
 uint64_t GetU64(const uint8_t* in) {
@@ -42,8 +43,6 @@ Result<std::shared_ptr<ArcBlockCache>> ArcBlockCache::Open(MDB_env* env, std::sh
   c->env_ = env;
   c->env_owner_ = std::move(env_owner);
   c->options_ = options;
-  c->policy_ = ArcPolicy<std::string>(options.max_bytes);
-  c->policy_.set_track_changes(true);
   lmdb::Txn txn;
   int rc = lmdb::Txn::Begin(env, 0, &txn);
   if (rc) return lmdb::ToError(rc, "cache: begin");
@@ -51,13 +50,23 @@ Result<std::shared_ptr<ArcBlockCache>> ArcBlockCache::Open(MDB_env* env, std::sh
       (rc = mdb_dbi_open(txn.get(), "cache.arc", MDB_CREATE, &c->arc_dbi_)))
     return lmdb::ToError(rc, "cache: open dbs");
   if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit db open");
-  std::lock_guard<std::mutex> lock(c->mu_);
-  IPFSKIT_TRY_STATUS(c->Load());
+  {
+    std::lock_guard<std::mutex> lock(c->mu_);
+    IPFSKIT_TRY_STATUS(c->Load());
+  }
+  ArcBlockCache* raw = c.get();
+  c->flusher_ = std::thread([raw] { raw->FlusherLoop(); });
   return c;
 }
 
 ArcBlockCache::~ArcBlockCache() {
-  (void)Flush();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  flush_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  (void)CommitPending(/*force=*/true);
 }
 
 Status ArcBlockCache::Load() {
@@ -68,6 +77,9 @@ Status ArcBlockCache::Load() {
   };
   std::vector<Rec> recs;
   uint64_t p = 0;
+  pending_puts_.clear();
+  pending_dels_.clear();
+  pending_bytes_ = 0;
   lmdb::Txn txn;
   int rc = lmdb::Txn::Begin(env_, 0, &txn);
   if (rc) return lmdb::ToError(rc, "cache: begin load");
@@ -82,7 +94,7 @@ Status ArcBlockCache::Load() {
         if (v.mv_size == 8) p = GetU64(d);
         continue;
       }
-      if (v.mv_size != kRecordSize || d[0] < 1 || d[0] > 4) continue;  // dropped below
+      if (v.mv_size != kRecordSize || d[0] < 1 || d[0] > 4) continue;  // unreadable: dropped below
       recs.push_back({std::move(key), static_cast<ArcList>(d[0]), GetU64(d + 1), GetU64(d + 9)});
     }
     if (rc != MDB_NOTFOUND) return lmdb::ToError(rc, "cache: read arc state");
@@ -91,21 +103,18 @@ Status ArcBlockCache::Load() {
   policy_ = ArcPolicy<std::string>(options_.max_bytes);
   policy_.set_track_changes(true);
   for (const Rec& r : recs) {
-    ArcList l = r.list;
-    if (l == ArcList::kT1 || l == ArcList::kT2) {
+    if (r.list == ArcList::kT1 || r.list == ArcList::kT2) {
       MDB_val k = StrVal(r.key), v;
       rc = mdb_get(txn.get(), blocks_dbi_, &k, &v);
-      if (rc == MDB_NOTFOUND || v.mv_size != r.size) continue;  // lost block: forget the entry
+      if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != r.size)) continue;  // lost block: forget it
       if (rc) return lmdb::ToError(rc, "cache: check block");
     }
-    policy_.Restore(r.key, l, r.size, r.seq);
+    policy_.Restore(r.key, r.list, r.size, r.seq);
   }
   policy_.RestoreP(p);
-  // A smaller max_bytes than last time: evict down to it now.
+  // A smaller max_bytes than last time: evict down to it now (deleted as orphans below).
   std::vector<std::string> evicted;
   policy_.Shrink(&evicted);
-  // Rewrite the state db from the policy and drop blocks the policy does not hold.
-  if ((rc = mdb_drop(txn.get(), arc_dbi_, 0))) return lmdb::ToError(rc, "cache: reset arc state");
   std::vector<std::string> orphans;
   {
     lmdb::Cursor cur;
@@ -121,16 +130,18 @@ Status ArcBlockCache::Load() {
     rc = mdb_del(txn.get(), blocks_dbi_, &k, nullptr);
     if (rc && rc != MDB_NOTFOUND) return lmdb::ToError(rc, "cache: drop orphan block");
   }
-  policy_.MarkAllChanged();  // the state db was dropped: write every entry again
-  IPFSKIT_TRY_STATUS(Persist(txn.get()));
+  // Rewrite the state db from the policy.
+  if ((rc = mdb_drop(txn.get(), arc_dbi_, 0))) return lmdb::ToError(rc, "cache: reset arc state");
+  policy_.MarkAllChanged();
+  IPFSKIT_TRY_STATUS(Persist(txn.get(), policy_.TakeChanges(), policy_.p()));
   if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit load");
   generation_.fetch_add(1);
   return Status::Ok();
 }
 
-Status ArcBlockCache::Persist(MDB_txn* txn) {
+Status ArcBlockCache::Persist(MDB_txn* txn, const Changes& changes, uint64_t p) {
   int rc;
-  for (const auto& e : policy_.TakeChanges()) {
+  for (const auto& e : changes) {
     MDB_val k = StrVal(e.key);
     if (e.list == ArcList::kNone) {
       rc = mdb_del(txn, arc_dbi_, &k, nullptr);
@@ -145,7 +156,7 @@ Status ArcBlockCache::Persist(MDB_txn* txn) {
     if ((rc = mdb_put(txn, arc_dbi_, &k, &v, 0))) return lmdb::ToError(rc, "cache: write arc entry");
   }
   uint8_t pbuf[8];
-  PutU64(pbuf, policy_.p());
+  PutU64(pbuf, p);
   MDB_val k = StrVal(kPKey), v{8, pbuf};
   if ((rc = mdb_put(txn, arc_dbi_, &k, &v, 0))) return lmdb::ToError(rc, "cache: write p");
   return Status::Ok();
@@ -158,6 +169,81 @@ void ArcBlockCache::DrainTouchesLocked() {
     t.swap(touches_);
   }
   for (const auto& key : t) policy_.Touch(key);
+}
+
+Status ArcBlockCache::CommitPending(bool force) {
+  std::lock_guard<std::mutex> commit_lock(commit_mu_);
+  std::unordered_set<std::string> dels;
+  Changes changes;
+  uint64_t p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    DrainTouchesLocked();
+    if (pending_puts_.empty() && pending_dels_.empty() && (!force || !policy_.HasChanges())) return Status::Ok();
+    committing_.swap(pending_puts_);
+    dels.swap(pending_dels_);
+    pending_bytes_ = 0;
+    changes = policy_.TakeChanges();
+    p = policy_.p();
+  }
+  drained_cv_.notify_all();
+  lmdb::Txn txn;
+  int rc = lmdb::Txn::Begin(env_, 0, &txn);
+  Status st;
+  if (rc) {
+    st = lmdb::ToError(rc, "cache: begin write");
+  } else {
+    for (const auto& key : dels) {
+      MDB_val k = StrVal(key);
+      rc = mdb_del(txn.get(), blocks_dbi_, &k, nullptr);
+      if (rc && rc != MDB_NOTFOUND) break;
+      rc = 0;
+    }
+    for (auto it = committing_.begin(); !rc && it != committing_.end(); ++it) {
+      MDB_val k = StrVal(it->first), v = lmdb::Val(*it->second);
+      rc = mdb_put(txn.get(), blocks_dbi_, &k, &v, 0);
+    }
+    if (rc) {
+      st = lmdb::ToError(rc, "cache: write batch");
+    } else {
+      st = Persist(txn.get(), changes, p);
+      if (st.ok() && (rc = txn.Commit())) st = lmdb::ToError(rc, "cache: commit batch");
+    }
+  }
+  txn.Abort();
+  if (st.ok()) {
+    generation_.fetch_add(1, std::memory_order_release);
+    commits_.fetch_add(1);
+  } else {
+    commit_errors_.fetch_add(1);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  committing_.clear();
+  // The policy ran ahead of the store: rebuild it from what is committed.
+  if (!st.ok()) (void)Load();
+  return st;
+}
+
+void ArcBlockCache::FlusherLoop() {
+  int idle = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    flush_cv_.wait_for(lock, options_.batch_window, [&] { return stop_ || pending_bytes_ >= options_.batch_bytes; });
+    if (stop_) break;
+    const bool work = !pending_puts_.empty() || !pending_dels_.empty();
+    if (!work && ++idle < kIdleTicksBeforeStateWrite) continue;
+    idle = 0;
+    lock.unlock();
+    (void)CommitPending(/*force=*/!work);  // errors are counted in commit_errors_
+    lock.lock();
+  }
+}
+
+std::shared_ptr<const Bytes> ArcBlockCache::FindPending(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = pending_puts_.find(key); it != pending_puts_.end()) return it->second;
+  if (auto it = committing_.find(key); it != committing_.end()) return it->second;
+  return nullptr;
 }
 
 Result<std::shared_ptr<ArcBlockCache::Snapshot>> ArcBlockCache::CurrentSnapshot() {
@@ -186,22 +272,29 @@ Result<ByteView> ArcBlockCache::Lookup(const Cid& cid, std::shared_ptr<Snapshot>
 
 Result<Block> ArcBlockCache::Get(const Cid& cid) {
   if (cid.is_identity()) return IdentityBlock(cid);
+  std::string key(AsChars(cid.bytes()));
+  Block block;
   std::shared_ptr<Snapshot> snap;
   auto view = Lookup(cid, &snap);
-  if (!view.ok()) {
-    if (view.error().code == Errc::kNotFound) misses_.fetch_add(1);
+  if (view.ok()) {
+    block = Block::View(*view, std::move(snap));
+  } else if (view.error().code != Errc::kNotFound) {
+    return view.take_error();
+  } else if (auto pending = FindPending(key)) {
+    block = Block::View(ByteView(*pending), pending);
+  } else {
+    misses_.fetch_add(1);
     return view.take_error();
   }
-  if (options_.verify_on_read && !cid.Verifies(*view)) {
+  if (options_.verify_on_read && !cid.Verifies(block.data())) {
     verify_failures_.fetch_add(1);
     misses_.fetch_add(1);
     std::lock_guard<std::mutex> lock(mu_);
-    lmdb::Txn txn;
-    if (lmdb::Txn::Begin(env_, 0, &txn) == 0) {
-      MDB_val k = lmdb::Val(cid.bytes());
-      mdb_del(txn.get(), blocks_dbi_, &k, nullptr);
-      policy_.Erase(std::string(AsChars(cid.bytes())));
-      if (Persist(txn.get()).ok() && txn.Commit() == 0) generation_.fetch_add(1);
+    // Forget it; the deletion is committed with the next batch.
+    if (policy_.Resident(key)) {
+      policy_.Erase(key);
+      pending_puts_.erase(key);
+      pending_dels_.insert(key);
     }
     return MakeError(Errc::kNotFound, "cached block " + cid.ToString() + " failed verification and was dropped");
   }
@@ -209,20 +302,21 @@ Result<Block> ArcBlockCache::Get(const Cid& cid) {
   bool drain = false;
   {
     std::lock_guard<std::mutex> lock(touch_mu_);
-    touches_.emplace_back(AsChars(cid.bytes()));
+    touches_.push_back(std::move(key));
     drain = touches_.size() >= kMaxPendingTouches;
   }
   if (drain) {
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
     if (lock.owns_lock()) DrainTouchesLocked();
   }
-  return Block::View(*view, std::move(snap));
+  return block;
 }
 
 bool ArcBlockCache::Has(const Cid& cid) {
   if (cid.is_identity()) return true;
   std::shared_ptr<Snapshot> snap;
-  return Lookup(cid, &snap).ok();
+  if (Lookup(cid, &snap).ok()) return true;
+  return FindPending(std::string(AsChars(cid.bytes()))) != nullptr;
 }
 
 Status ArcBlockCache::Put(const Cid& cid, ByteView data) {
@@ -237,56 +331,37 @@ Status ArcBlockCache::Put(const Cid& cid, ByteView data) {
     return Status::Ok();
   }
   std::string key(AsChars(cid.bytes()));
-  std::lock_guard<std::mutex> lock(mu_);
+  auto copy = std::make_shared<const Bytes>(data.begin(), data.end());
+  std::unique_lock<std::mutex> lock(mu_);
+  // Back-pressure: do not queue without bound when the disk is slower than the network.
+  drained_cv_.wait(lock, [&] { return stop_ || pending_bytes_ < options_.max_pending_bytes; });
   DrainTouchesLocked();
   if (policy_.Resident(key)) return Status::Ok();
   std::vector<std::string> evicted;
   policy_.Admit(key, data.size(), &evicted);
-  lmdb::Txn txn;
-  int rc = lmdb::Txn::Begin(env_, 0, &txn);
-  Status st;
-  if (rc) {
-    st = lmdb::ToError(rc, "cache: begin write");
-  } else {
-    MDB_val k = lmdb::Val(cid.bytes()), v = lmdb::Val(data);
-    for (const auto& e : evicted) {
-      MDB_val ek = StrVal(e);
-      rc = mdb_del(txn.get(), blocks_dbi_, &ek, nullptr);
-      if (rc && rc != MDB_NOTFOUND) break;
-      rc = 0;
+  for (auto& e : evicted) {
+    auto it = pending_puts_.find(e);
+    if (it != pending_puts_.end()) {
+      pending_bytes_ -= std::min<uint64_t>(pending_bytes_, it->second->size());
+      pending_puts_.erase(it);
     }
-    if (!rc) rc = mdb_put(txn.get(), blocks_dbi_, &k, &v, 0);
-    if (rc) {
-      st = lmdb::ToError(rc, "cache: put " + cid.ToString());
-    } else {
-      st = Persist(txn.get());
-      if (st.ok() && (rc = txn.Commit())) st = lmdb::ToError(rc, "cache: commit " + cid.ToString());
-    }
+    pending_dels_.insert(std::move(e));  // it may also be committed, or in the batch being committed
   }
-  if (!st.ok()) {
-    // The policy ran ahead of the store: rebuild it from what is committed.
-    txn.Abort();
-    (void)Load();
-    return st;
-  }
-  generation_.fetch_add(1, std::memory_order_release);
+  pending_dels_.erase(key);
+  pending_puts_[key] = std::move(copy);
+  pending_bytes_ += data.size();
   inserts_.fetch_add(1);
   evictions_.fetch_add(evicted.size());
+  const bool full_batch = pending_bytes_ >= options_.batch_bytes;
+  lock.unlock();
+  if (full_batch) flush_cv_.notify_one();
   return Status::Ok();
 }
 
-Status ArcBlockCache::Flush() {
-  std::lock_guard<std::mutex> lock(mu_);
-  DrainTouchesLocked();
-  lmdb::Txn txn;
-  int rc = lmdb::Txn::Begin(env_, 0, &txn);
-  if (rc) return lmdb::ToError(rc, "cache: begin flush");
-  IPFSKIT_TRY_STATUS(Persist(txn.get()));
-  if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit flush");
-  return Status::Ok();
-}
+Status ArcBlockCache::Flush() { return CommitPending(/*force=*/true); }
 
 Status ArcBlockCache::Clear() {
+  std::lock_guard<std::mutex> commit_lock(commit_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   {
     std::lock_guard<std::mutex> tl(touch_mu_);
@@ -300,7 +375,11 @@ Status ArcBlockCache::Clear() {
   if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit clear");
   policy_ = ArcPolicy<std::string>(options_.max_bytes);
   policy_.set_track_changes(true);
+  pending_puts_.clear();
+  pending_dels_.clear();
+  pending_bytes_ = 0;
   generation_.fetch_add(1);
+  drained_cv_.notify_all();
   return Status::Ok();
 }
 
@@ -318,6 +397,7 @@ CacheStats ArcBlockCache::Stats() {
     s.t2_entries = policy_.Count(ArcList::kT2);
     s.b1_entries = policy_.Count(ArcList::kB1);
     s.b2_entries = policy_.Count(ArcList::kB2);
+    s.pending_bytes = pending_bytes_;
   }
   s.bytes = s.t1_bytes + s.t2_bytes;
   s.entries = s.t1_entries + s.t2_entries;
@@ -329,6 +409,8 @@ CacheStats ArcBlockCache::Stats() {
   s.evictions = evictions_.load();
   s.declined = declined_.load();
   s.verification_failures = verify_failures_.load();
+  s.commits = commits_.load();
+  s.commit_errors = commit_errors_.load();
   return s;
 }
 

@@ -147,6 +147,7 @@ class ArcPolicy {
     dirty_.clear();
     return out;
   }
+  bool HasChanges() const { return !dirty_.empty(); }
   // Reports every entry at the next TakeChanges (after the store's copy was dropped).
   void MarkAllChanged() {
     if (!track_) return;

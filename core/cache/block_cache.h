@@ -22,6 +22,9 @@ struct CacheStats {
   uint64_t p = 0;                      // ARC's adaptive T1 target, bytes
   uint64_t t1_bytes = 0, t2_bytes = 0, b1_bytes = 0, b2_bytes = 0;
   uint64_t t1_entries = 0, t2_entries = 0, b1_entries = 0, b2_entries = 0;
+  uint64_t pending_bytes = 0;  // admitted, not yet committed to disk
+  uint64_t commits = 0;
+  uint64_t commit_errors = 0;
 };
 
 // Thread-safe. Get: kNotFound on a miss. Put verifies the bytes against the CID and refuses a
@@ -30,7 +33,7 @@ class BlockCache : public BlockGetter {
  public:
   virtual Status Put(const Cid& cid, ByteView data) = 0;
   virtual CacheStats Stats() = 0;
-  // Makes the replacement state durable (it is otherwise written with the next Put).
+  // Makes everything put so far, and the replacement state, durable.
   virtual Status Flush() = 0;
 };
 
