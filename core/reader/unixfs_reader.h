@@ -46,7 +46,9 @@ class UnixfsReader {
   // Resolves "a/b/c" (no leading slash needed; empty = root) under root.
   Result<Cid> Resolve(const Cid& root, std::string_view path);
   Result<std::vector<DirEntry>> ListDir(const Cid& dir);
-  // Reads up to out.size() bytes at offset; returns bytes read (0 at or past EOF).
+  // Reads up to out.size() bytes at offset; returns bytes read (0 at or past EOF). All or
+  // nothing: a short read would make the kernel believe the file ends early, so a range with
+  // an unavailable block fails as a whole (kUnavailable).
   Result<size_t> Read(const Cid& file, uint64_t offset, std::span<uint8_t> out);
   // Leaf CIDs covering [offset, offset+len) in order, for prefetching.
   Result<std::vector<Cid>> LeavesFor(const Cid& file, uint64_t offset, uint64_t len);

@@ -91,6 +91,23 @@ void RegisterBlockCommands(CLI::App& app, Context& ctx) {
     });
   }
   {
+    auto cids = std::make_shared<std::vector<std::string>>();
+    auto* rm = block->add_subcommand("rm", "Remove blocks from the repo (pins are not checked, as in Kubo).");
+    rm->add_option("cid", *cids)->required();
+    rm->callback([&ctx, cids] {
+      auto repo = ctx.OpenRepo();
+      if (!repo.ok()) return ctx.Fail(repo.error());
+      for (const auto& t : *cids) {
+        auto cid = Cid::Parse(t);
+        if (!cid.ok()) return ctx.Fail(cid.error());
+        if (!(*repo)->Has(*cid)) return ctx.Fail(t + ": block not found");
+        Status st = (*repo)->Delete(*cid);
+        if (!st.ok()) return ctx.Fail(st.error());
+        std::cout << "removed " << cid->ToString() << "\n";
+      }
+    });
+  }
+  {
     auto cid_text = std::make_shared<std::string>();
     auto* stat = block->add_subcommand("stat", "Print the size of a block: Key and Size.");
     stat->add_option("cid", *cid_text)->required();

@@ -1,0 +1,75 @@
+#include "tests/support/mount_fixture.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace ipfskit::testing {
+
+int Sh(const std::string& cmd, std::string* out) { return RunCommand("(" + cmd + ") 2>&1", out); }
+
+std::string ShOk(const std::string& cmd) {
+  std::string out;
+  int rc = Sh(cmd, &out);
+  EXPECT_EQ(rc, 0) << cmd << "\n" << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+void WriteRandomFile(const std::string& path, size_t size, uint32_t seed) {
+  std::ofstream f(path, std::ios::binary);
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> buf(1 << 15);
+  while (size) {
+    for (auto& x : buf) x = rng();
+    size_t n = std::min(size, buf.size() * 8);
+    f.write(reinterpret_cast<const char*>(buf.data()), n);
+    size -= n;
+  }
+}
+
+void MountFixture::SetUp() {
+  tmp_ = MakeTempDir("ipfskit-mount");
+  repo_ = tmp_ + "/repo";
+  mnt_ = tmp_ + "/mnt";
+  data_ = tmp_ + "/data";
+  std::filesystem::create_directories(mnt_);
+  std::filesystem::create_directories(data_);
+  ShOk(Cli("init"));
+}
+
+void MountFixture::TearDown() {
+  if (Mounted()) Sh("fusermount3 -u -z '" + mnt_ + "' || umount -l '" + mnt_ + "'");
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_, ec);
+}
+
+std::string MountFixture::Cli(const std::string& args) const {
+  return "'" + CliBinary() + "' --repo '" + repo_ + "' " + args;
+}
+
+bool MountFixture::Mounted() const {
+  std::string out;
+  Sh("grep -q ' " + mnt_ + " ' /proc/mounts", &out);
+  return Sh("grep -q ' " + mnt_ + " ' /proc/mounts") == 0;
+}
+
+void MountFixture::Mount(const std::string& options) {
+  std::string o = options.empty() ? "" : " -o " + options;
+  ShOk(Cli("mount '" + mnt_ + "'" + o));
+  for (int i = 0; i < 100; ++i) {
+    struct stat st;
+    if (::stat((mnt_ + "/ipfs").c_str(), &st) == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL() << "mount did not come up";
+}
+
+void MountFixture::Unmount() { ShOk(Cli("unmount '" + mnt_ + "'")); }
+
+}  // namespace ipfskit::testing

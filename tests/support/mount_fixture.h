@@ -1,0 +1,36 @@
+// A real ipfskit mount in a temporary directory, driven through the CLI binary, for
+// mount-level tests. Unmounts (lazily if needed) and removes everything on teardown.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/support/paths.h"
+
+namespace ipfskit::testing {
+
+// Runs `sh -c cmd`, returns exit status, captures stdout+stderr into *out.
+int Sh(const std::string& cmd, std::string* out = nullptr);
+// Like Sh but fails the test on non-zero exit; returns stdout with the trailing newline cut.
+std::string ShOk(const std::string& cmd);
+
+class MountFixture : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // `ipfskit --repo <repo> ARGS`
+  std::string Cli(const std::string& args) const;
+  // Mounts at mnt_ (daemonised) with extra -o options; waits until the root answers.
+  void Mount(const std::string& options = "");
+  void Unmount();
+  bool Mounted() const;
+
+  std::string tmp_, repo_, mnt_, data_;
+};
+
+// Writes `size` deterministic pseudo-random bytes.
+void WriteRandomFile(const std::string& path, size_t size, uint32_t seed);
+
+}  // namespace ipfskit::testing
