@@ -1,0 +1,696 @@
+// MfsTree: directories, names, commit and reload. File contents are in mfs_file.cpp.
+#include "core/mfs/mfs_tree.h"
+
+#include <cstdio>
+
+#include "core/mfs/mfs_node.h"
+
+namespace ipfskit {
+
+using Node = MfsTree::Node;
+using NodeRef = MfsTree::NodeRef;
+
+timespec MfsNow() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+
+Status ApplyMfsProfile(std::string_view profile, MfsOptions& o) { return ApplyProfile(profile, o.import); }
+
+namespace {
+
+Status CheckName(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos)
+    return MakeError(Errc::kInvalidArgument, "invalid name '" + std::string(name) + "'");
+  if (name.size() > 255) return MakeError(Errc::kInvalidArgument, "name too long");
+  return Status::Ok();
+}
+
+// Cumulative size of a DAG from its root block: block size plus the links' Tsize.
+Result<uint64_t> TsizeOf(BlockGetter& blocks, const Cid& cid) {
+  IPFSKIT_ASSIGN_OR_RETURN(Block b, blocks.Get(cid));
+  uint64_t t = b.size();
+  if (cid.codec() != codec::kDagPb) return t;
+  IPFSKIT_ASSIGN_OR_RETURN(PbNode n, DecodePbNode(b.data()));
+  for (const auto& l : n.links) t += l.tsize.value_or(0);
+  return t;
+}
+
+}  // namespace
+
+Status MfsPendingSink::Put(const Cid& cid, ByteView data, bool) { return blocks_.Put(cid, Bytes(data.begin(), data.end())); }
+
+// ---- opening ----
+
+Result<std::shared_ptr<MfsTree>> MfsTree::Open(std::shared_ptr<Repo> repo, MfsOptions options,
+                                               std::shared_ptr<BlockGetter> fallback) {
+  auto t = std::shared_ptr<MfsTree>(new MfsTree());
+  t->opts_ = std::move(options);
+  // Metadata goes into the DAG by the tree's own rules, never by the importer's.
+  t->opts_.import.preserve_mode = t->opts_.import.preserve_mtime = false;
+  t->repo_ = repo;
+  IPFSKIT_ASSIGN_OR_RETURN(t->blocks_, MfsBlocks::Open(repo, std::move(fallback), t->opts_.pending_limit));
+  t->reader_ = std::make_shared<UnixfsReader>(t->blocks_);
+  auto stored = repo->GetMeta(t->opts_.root_key);
+  if (stored.ok()) {
+    auto cid = Cid::FromBytes(*stored);
+    if (!cid.ok())
+      return MakeError(Errc::kMalformed, "repo meta '" + t->opts_.root_key + "' does not hold a CID: " +
+                                             cid.error().message);
+    auto root = t->MakeNode(*cid, 0);
+    if (!root.ok())
+      return MakeError(root.error().code, "MFS root " + cid->ToString() + ": " + root.error().message);
+    if ((*root)->kind != MfsKind::kDirectory)
+      return MakeError(Errc::kMalformed, "MFS root " + cid->ToString() + " is not a directory");
+    t->root_ = *root;
+    t->committed_root_ = *cid;
+  } else if (stored.error().code == Errc::kNotFound) {
+    t->root_ = t->NewNode(MfsKind::kDirectory);
+    t->root_->loaded = true;
+    t->root_->dir_stale = true;
+    t->root_->mode = 0755;
+    if (!t->opts_.read_only) IPFSKIT_TRY_STATUS(t->Commit());
+  } else {
+    return stored.error();
+  }
+  return t;
+}
+
+MfsTree::~MfsTree() {
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+}
+
+NodeRef MfsTree::NewNode(MfsKind kind) {
+  auto n = std::make_shared<Node>(kind, next_id_.fetch_add(1));
+  n->mtime = n->ctime = MfsNow();
+  return n;
+}
+
+Result<NodeRef> MfsTree::MakeNode(const Cid& cid, uint64_t tsize) {
+  IPFSKIT_ASSIGN_OR_RETURN(NodeInfo info, reader_->Stat(cid));
+  if (tsize == 0) {
+    IPFSKIT_ASSIGN_OR_RETURN(tsize, TsizeOf(*blocks_, cid));
+  }
+  MfsKind kind = info.is_dir() ? MfsKind::kDirectory
+                 : info.kind == NodeKind::kSymlink ? MfsKind::kSymlink
+                                                   : MfsKind::kFile;
+  auto n = std::make_shared<Node>(kind, next_id_.fetch_add(1));
+  n->entry = DagEntry{cid, tsize, kind == MfsKind::kFile ? info.size : 0};
+  n->mode_in_dag = info.mode.has_value();
+  n->mode = info.mode ? (*info.mode & 07777)
+            : kind == MfsKind::kDirectory ? 0755
+            : kind == MfsKind::kSymlink ? 0777
+                                        : 0644;
+  n->mtime_in_dag = info.mtime.has_value();
+  if (info.mtime) n->mtime = timespec{static_cast<time_t>(info.mtime->seconds), static_cast<long>(info.mtime->nanos)};
+  n->ctime = n->mtime;
+  if (kind == MfsKind::kFile) n->size = info.size;
+  if (kind == MfsKind::kSymlink) n->target = info.symlink_target;
+  return n;
+}
+
+NodeRef MfsTree::Root() {
+  std::lock_guard lock(mu_);
+  return root_;
+}
+
+uint64_t MfsTree::NodeTag(const NodeRef& n, const std::function<uint64_t()>& alloc) {
+  uint64_t t = n->tag.load(std::memory_order_acquire);
+  if (t) return t;
+  uint64_t fresh = alloc();
+  if (n->tag.compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) return fresh;
+  return t;
+}
+
+MfsKind MfsTree::KindOf(const NodeRef& n) { return n->kind; }
+
+// ---- directories (mu_ held) ----
+
+Status MfsTree::EnsureLoaded(Node& dir) {
+  if (dir.loaded) return Status::Ok();
+  if (dir.entry.cid.valid()) {
+    IPFSKIT_ASSIGN_OR_RETURN(auto entries, reader_->ListDir(dir.entry.cid));
+    for (auto& e : entries) dir.children.emplace(std::move(e.name), Node::Child{nullptr, DagEntry{e.cid, e.tsize, 0}});
+  }
+  dir.loaded = true;
+  return Status::Ok();
+}
+
+Result<NodeRef> MfsTree::ChildLocked(Node& dir, const std::string& name) {
+  if (dir.kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
+  IPFSKIT_TRY_STATUS(EnsureLoaded(dir));
+  auto it = dir.children.find(name);
+  if (it == dir.children.end()) return MakeError(Errc::kNotFound, "no entry '" + name + "'");
+  if (!it->second.node) {
+    IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, MakeNode(it->second.entry.cid, it->second.entry.tsize));
+    n->parent = dir.shared_from_this();
+    n->name = name;
+    it->second.node = std::move(n);
+  }
+  return it->second.node;
+}
+
+Status MfsTree::CheckDir(const NodeRef& dir, bool for_create) {
+  if (!dir || dir->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
+  if (for_create && dir->removed) return MakeError(Errc::kNotFound, "directory was removed");
+  if (for_create && opts_.read_only) return MakeError(Errc::kReadOnly, "MFS is read-only");
+  return Status::Ok();
+}
+
+void MfsTree::MarkDirtyLocked(Node* n) {
+  if (n->kind == MfsKind::kDirectory) n->dir_stale = true;
+  NodeRef p = n->parent.lock();
+  // A stale directory's ancestors are all stale, so the walk stops at the first stale one.
+  while (p && !p->dir_stale) {
+    p->dir_stale = true;
+    p = p->parent.lock();
+  }
+}
+
+void MfsTree::MarkDirty(Node* n) {
+  std::lock_guard lock(mu_);
+  MarkDirtyLocked(n);
+}
+
+void MfsTree::Touch(Node& dir) {
+  std::lock_guard lock(dir.mu);
+  dir.mtime = dir.ctime = MfsNow();
+  if (dir.mtime_in_dag || opts_.store_mtime) dir.mtime_in_dag = true;
+}
+
+void MfsTree::Detach(Node& child) {
+  child.parent.reset();
+  child.removed = true;
+}
+
+bool MfsTree::IsAncestor(const Node* a, const Node* b) const {
+  NodeRef keep;
+  for (const Node* p = b; p;) {
+    if (p == a) return true;
+    keep = p->parent.lock();
+    p = keep.get();
+  }
+  return false;
+}
+
+Result<MfsAttr> MfsTree::Getattr(const NodeRef& n) {
+  MfsAttr a;
+  a.kind = n->kind;
+  std::lock_guard lock(n->mu);
+  a.mode = n->mode;
+  a.mtime = n->mtime;
+  a.ctime = n->ctime;
+  if (n->kind == MfsKind::kFile) a.size = n->size;
+  if (n->kind == MfsKind::kSymlink) a.size = n->target.size();
+  return a;
+}
+
+Result<NodeRef> MfsTree::Lookup(const NodeRef& dir, std::string_view name) {
+  std::lock_guard lock(mu_);
+  if (dir->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
+  return ChildLocked(*dir, std::string(name));
+}
+
+NodeRef MfsTree::LoadedChild(const NodeRef& dir, std::string_view name) {
+  std::lock_guard lock(mu_);
+  if (!dir->loaded) return nullptr;
+  auto it = dir->children.find(name);
+  return it == dir->children.end() ? nullptr : it->second.node;
+}
+
+Result<std::vector<MfsListItem>> MfsTree::List(const NodeRef& dir) {
+  std::lock_guard lock(mu_);
+  if (dir->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::vector<MfsListItem> out;
+  out.reserve(dir->children.size());
+  for (const auto& [name, c] : dir->children) {
+    if (!CheckName(name).ok()) continue;  // e.g. "a/b" from a foreign DAG: kept, never shown
+    Cid cid;
+    if (!c.node) {
+      cid = c.entry.cid;
+    } else if (c.node->kind == MfsKind::kDirectory) {
+      if (!c.node->dir_stale) cid = c.node->entry.cid;
+    } else {
+      std::lock_guard nl(c.node->mu);
+      if (!c.node->stale) cid = c.node->entry.cid;
+    }
+    out.push_back(MfsListItem{name, std::move(cid)});
+  }
+  return out;
+}
+
+Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive) {
+  IPFSKIT_TRY_STATUS(CheckName(name));
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::string key(name);
+  if (dir->children.count(key)) {
+    if (exclusive) return MakeError(Errc::kExists, "'" + key + "' exists");
+    IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, ChildLocked(*dir, key));
+    if (n->kind == MfsKind::kDirectory) return MakeError(Errc::kIsDir, "'" + key + "' is a directory");
+    return n;
+  }
+  NodeRef n = NewNode(MfsKind::kFile);
+  n->mode = mode & 07777;
+  n->mode_in_dag = opts_.store_mode;
+  n->mtime_in_dag = opts_.store_mtime;
+  n->stale = true;
+  n->parent = dir;
+  n->name = key;
+  dir->children.emplace(key, Node::Child{n, {}});
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return n;
+}
+
+Result<NodeRef> MfsTree::Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode) {
+  IPFSKIT_TRY_STATUS(CheckName(name));
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::string key(name);
+  if (dir->children.count(key)) return MakeError(Errc::kExists, "'" + key + "' exists");
+  NodeRef n = NewNode(MfsKind::kDirectory);
+  n->mode = mode & 07777;
+  n->mode_in_dag = opts_.store_mode;
+  n->mtime_in_dag = opts_.store_mtime;
+  n->loaded = true;
+  n->parent = dir;
+  n->name = key;
+  dir->children.emplace(key, Node::Child{n, {}});
+  Touch(*dir);
+  MarkDirtyLocked(n.get());
+  return n;
+}
+
+Result<NodeRef> MfsTree::Symlink(const NodeRef& dir, std::string_view name, std::string_view target) {
+  IPFSKIT_TRY_STATUS(CheckName(name));
+  if (target.empty()) return MakeError(Errc::kInvalidArgument, "empty symlink target");
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::string key(name);
+  if (dir->children.count(key)) return MakeError(Errc::kExists, "'" + key + "' exists");
+  NodeRef n = NewNode(MfsKind::kSymlink);
+  n->mode = 0777;
+  n->target = std::string(target);
+  MfsPendingSink sink(*blocks_);
+  DagWriter w(opts_.import, &sink);
+  IPFSKIT_ASSIGN_OR_RETURN(n->entry, BuildSymlink(target, w));
+  n->parent = dir;
+  n->name = key;
+  dir->children.emplace(key, Node::Child{n, n->entry});
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return n;
+}
+
+Result<NodeRef> MfsTree::Link(const NodeRef& dir, std::string_view name, const Cid& cid, bool replace) {
+  IPFSKIT_TRY_STATUS(CheckName(name));
+  // Stat the content before taking the tree lock: it may come from the network.
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, MakeNode(cid, 0));
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::string key(name);
+  if (dir->children.count(key)) {
+    if (!replace) return MakeError(Errc::kExists, "'" + key + "' exists");
+    IPFSKIT_ASSIGN_OR_RETURN(NodeRef old, ChildLocked(*dir, key));
+    if (old->kind == MfsKind::kDirectory) {
+      IPFSKIT_TRY_STATUS(EnsureLoaded(*old));
+      if (!old->children.empty()) return MakeError(Errc::kNotEmpty, "'" + key + "' is a non-empty directory");
+    }
+    Detach(*old);
+    dir->children.erase(key);
+  }
+  n->parent = dir;
+  n->name = key;
+  dir->children.emplace(key, Node::Child{n, n->entry});
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return n;
+}
+
+Status MfsTree::Unlink(const NodeRef& dir, std::string_view name) {
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  std::string key(name);
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, ChildLocked(*dir, key));
+  if (n->kind == MfsKind::kDirectory) return MakeError(Errc::kIsDir, "'" + key + "' is a directory");
+  Detach(*n);
+  dir->children.erase(key);
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return Status::Ok();
+}
+
+Status MfsTree::Rmdir(const NodeRef& dir, std::string_view name) {
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  std::string key(name);
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, ChildLocked(*dir, key));
+  if (n->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "'" + key + "' is not a directory");
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*n));
+  if (!n->children.empty()) return MakeError(Errc::kNotEmpty, "'" + key + "' is not empty");
+  Detach(*n);
+  dir->children.erase(key);
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return Status::Ok();
+}
+
+Status MfsTree::Rename(const NodeRef& dir, std::string_view name, const NodeRef& new_dir, std::string_view new_name,
+                       unsigned flags) {
+  IPFSKIT_TRY_STATUS(CheckName(new_name));
+  if ((flags & kMfsRenameNoReplace) && (flags & kMfsRenameExchange))
+    return MakeError(Errc::kInvalidArgument, "RENAME_NOREPLACE with RENAME_EXCHANGE");
+  if (flags & ~(kMfsRenameNoReplace | kMfsRenameExchange))
+    return MakeError(Errc::kInvalidArgument, "unsupported rename flags");
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  IPFSKIT_TRY_STATUS(CheckDir(new_dir, true));
+  std::string from(name), to(new_name);
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef src, ChildLocked(*dir, from));
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*new_dir));
+  NodeRef dst;
+  if (new_dir->children.count(to)) {
+    IPFSKIT_ASSIGN_OR_RETURN(dst, ChildLocked(*new_dir, to));
+  }
+  if (flags & kMfsRenameExchange) {
+    if (!dst) return MakeError(Errc::kNotFound, "'" + to + "' does not exist");
+    if (src == dst) return Status::Ok();
+    // Neither may end up inside itself.
+    if ((src->kind == MfsKind::kDirectory && IsAncestor(src.get(), new_dir.get())) ||
+        (dst->kind == MfsKind::kDirectory && IsAncestor(dst.get(), dir.get())))
+      return MakeError(Errc::kInvalidArgument, "cannot move a directory into itself");
+    dir->children[from] = Node::Child{dst, {}};
+    new_dir->children[to] = Node::Child{src, {}};
+    dst->parent = dir;
+    dst->name = from;
+    src->parent = new_dir;
+    src->name = to;
+  } else {
+    if (src == dst) return Status::Ok();  // rename(2): both names are the same file
+    if (src->kind == MfsKind::kDirectory && IsAncestor(src.get(), new_dir.get()))
+      return MakeError(Errc::kInvalidArgument, "cannot move a directory into itself");
+    if (dst) {
+      if (flags & kMfsRenameNoReplace) return MakeError(Errc::kExists, "'" + to + "' exists");
+      if (src->kind == MfsKind::kDirectory) {
+        if (dst->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "'" + to + "' is not a directory");
+        IPFSKIT_TRY_STATUS(EnsureLoaded(*dst));
+        if (!dst->children.empty()) return MakeError(Errc::kNotEmpty, "'" + to + "' is not empty");
+      } else if (dst->kind == MfsKind::kDirectory) {
+        return MakeError(Errc::kIsDir, "'" + to + "' is a directory");
+      }
+      Detach(*dst);
+      new_dir->children.erase(to);
+    }
+    Node::Child c = std::move(dir->children[from]);
+    dir->children.erase(from);
+    new_dir->children[to] = std::move(c);
+    src->parent = new_dir;
+    src->name = to;
+  }
+  {
+    std::lock_guard nl(src->mu);
+    src->ctime = MfsNow();
+  }
+  Touch(*dir);
+  if (new_dir != dir) Touch(*new_dir);
+  MarkDirtyLocked(dir.get());
+  MarkDirtyLocked(new_dir.get());
+  return Status::Ok();
+}
+
+Status MfsTree::SetMode(const NodeRef& n, uint32_t mode) {
+  bool dirty = false;
+  {
+    std::lock_guard lock(n->mu);
+    n->mode = mode & 07777;
+    n->ctime = MfsNow();
+    if (n->kind != MfsKind::kSymlink && (opts_.store_mode || n->mode_in_dag)) {
+      n->mode_in_dag = true;
+      if (n->kind == MfsKind::kFile) n->stale = true;
+      dirty = true;
+    }
+  }
+  if (dirty) MarkDirty(n.get());
+  return Status::Ok();
+}
+
+Status MfsTree::SetMtime(const NodeRef& n, timespec mtime) {
+  bool dirty = false;
+  {
+    std::lock_guard lock(n->mu);
+    n->mtime = mtime;
+    n->ctime = MfsNow();
+    if (n->kind != MfsKind::kSymlink && (opts_.store_mtime || n->mtime_in_dag)) {
+      n->mtime_in_dag = true;
+      if (n->kind == MfsKind::kFile) n->stale = true;
+      dirty = true;
+    }
+  }
+  if (dirty) MarkDirty(n.get());
+  return Status::Ok();
+}
+
+Result<std::string> MfsTree::Readlink(const NodeRef& n) {
+  if (n->kind != MfsKind::kSymlink) return MakeError(Errc::kInvalidArgument, "not a symlink");
+  return n->target;
+}
+
+std::optional<uint32_t> MfsTree::DagMode(const Node& n) const {
+  if (!n.mode_in_dag) return std::nullopt;
+  return n.mode;
+}
+
+std::optional<UnixfsMtime> MfsTree::DagMtime(const Node& n) const {
+  if (!n.mtime_in_dag) return std::nullopt;
+  return UnixfsMtime{static_cast<int64_t>(n.mtime.tv_sec), static_cast<uint32_t>(n.mtime.tv_nsec)};
+}
+
+// ---- materialising and committing ----
+
+Result<DagEntry> MfsTree::MaterializeLocked(Node& n) {
+  if (n.kind == MfsKind::kSymlink) return n.entry;
+  if (n.kind == MfsKind::kFile) {
+    std::lock_guard lock(n.mu);
+    return MaterializeFile(n);
+  }
+  if (!n.dir_stale) return n.entry;
+  IPFSKIT_TRY_STATUS(EnsureLoaded(n));
+  std::vector<DirEntryIn> entries;
+  entries.reserve(n.children.size());
+  for (auto& [name, c] : n.children) {
+    if (c.node) {
+      IPFSKIT_ASSIGN_OR_RETURN(c.entry, MaterializeLocked(*c.node));
+    }
+    entries.push_back(DirEntryIn{name, c.entry});
+  }
+  std::optional<uint32_t> mode;
+  std::optional<UnixfsMtime> mtime;
+  {
+    std::lock_guard lock(n.mu);
+    mode = DagMode(n);
+    mtime = DagMtime(n);
+  }
+  MfsPendingSink sink(*blocks_);
+  DagWriter w(opts_.import, &sink);
+  IPFSKIT_ASSIGN_OR_RETURN(n.entry, BuildDirectory(std::move(entries), w, mode, mtime));
+  n.dir_stale = false;
+  return n.entry;
+}
+
+Status MfsTree::FlushFile(const NodeRef& file) {
+  if (file->kind != MfsKind::kFile) return Status::Ok();
+  std::lock_guard lock(file->mu);
+  auto e = MaterializeFile(*file);
+  if (!e.ok()) return e.error();
+  return Status::Ok();
+}
+
+Result<Cid> MfsTree::CidOf(const NodeRef& n) {
+  DagEntry e;
+  {
+    std::lock_guard lock(mu_);
+    IPFSKIT_ASSIGN_OR_RETURN(e, MaterializeLocked(*n));
+  }
+  // Make it durable: a CID handed out must be fetchable after a crash.
+  IPFSKIT_TRY_STATUS(Commit());
+  return e.cid;
+}
+
+Status MfsTree::Commit() {
+  std::lock_guard commit(commit_mu_);
+  return CommitLocked();
+}
+
+Status MfsTree::CommitLocked() {
+  if (opts_.read_only) return Status::Ok();
+  Cid root;
+  {
+    std::lock_guard lock(mu_);
+    auto e = MaterializeLocked(*root_);
+    if (!e.ok()) {
+      last_error_ = e.error().message;
+      return e.error();
+    }
+    root = e->cid;
+  }
+  if (root == committed_root_ && blocks_->pending_blocks() == 0) return Status::Ok();
+  Status st = blocks_->CommitRoot(opts_.root_key, root);
+  if (!st.ok()) {
+    last_error_ = st.error().message;
+    return st;
+  }
+  committed_root_ = root;
+  return Status::Ok();
+}
+
+Status MfsTree::Close() {
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  return Commit();
+}
+
+void MfsTree::WriterOpened() { writers_.fetch_add(1); }
+void MfsTree::WriterClosed() { writers_.fetch_sub(1); }
+
+Result<bool> MfsTree::ReloadIfChanged() {
+  std::lock_guard commit(commit_mu_);
+  auto stored = repo_->GetMeta(opts_.root_key);
+  if (!stored.ok()) return stored.error().code == Errc::kNotFound ? Result<bool>(false) : stored.error();
+  IPFSKIT_ASSIGN_OR_RETURN(Cid cid, Cid::FromBytes(*stored));
+  if (cid == committed_root_ || writers_.load() > 0) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (root_->dir_stale) return false;
+  }
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef root, MakeNode(cid, 0));
+  if (root->kind != MfsKind::kDirectory) return MakeError(Errc::kMalformed, "MFS root is not a directory");
+  std::lock_guard lock(mu_);
+  if (root_->dir_stale || writers_.load() > 0) return false;
+  root_ = root;
+  committed_root_ = cid;
+  ++reloads_;
+  return true;
+}
+
+void MfsTree::StartBackground(std::chrono::milliseconds interval) {
+  if (bg_.joinable() || opts_.read_only) return;
+  bg_ = std::thread([this, interval] { BackgroundLoop(interval); });
+}
+
+void MfsTree::BackgroundLoop(std::chrono::milliseconds interval) {
+  std::string last_reported;
+  for (;;) {
+    {
+      std::unique_lock lock(bg_mu_);
+      if (bg_cv_.wait_for(lock, interval, [this] { return bg_stop_; })) return;
+    }
+    bool dirty;
+    {
+      std::lock_guard lock(mu_);
+      dirty = root_->dir_stale;
+    }
+    dirty = dirty || blocks_->pending_blocks() > 0;
+    Status st = dirty ? Commit() : Status::Ok();
+    if (!dirty) {
+      auto r = ReloadIfChanged();
+      if (!r.ok()) st = r.error();
+    }
+    if (!st.ok() && st.error().message != last_reported) {
+      std::fprintf(stderr, "ipfskit: mfs: %s\n", st.error().message.c_str());
+      last_reported = st.error().message;
+    }
+  }
+}
+
+// ---- paths ----
+
+Result<NodeRef> MfsTree::Resolve(std::string_view path) {
+  NodeRef n = Root();
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(pos, end - pos);
+    pos = end + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return MakeError(Errc::kInvalidArgument, "'..' is not allowed in MFS paths");
+    auto c = Lookup(n, part);
+    if (!c.ok()) return MakeError(c.error().code, std::string(path) + ": " + c.error().message);
+    n = *c;
+  }
+  return n;
+}
+
+Result<std::pair<NodeRef, std::string>> MfsTree::ResolveParent(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  size_t slash = path.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  std::string_view dir = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  if (base.empty() || base == "." || base == "..")
+    return MakeError(Errc::kInvalidArgument, "'" + std::string(path) + "' names no entry");
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef parent, Resolve(dir));
+  if (parent->kind != MfsKind::kDirectory)
+    return MakeError(Errc::kNotDir, std::string(dir) + ": not a directory");
+  return std::make_pair(parent, std::string(base));
+}
+
+Result<NodeRef> MfsTree::MkdirAll(std::string_view path, uint32_t mode) {
+  NodeRef n = Root();
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(pos, end - pos);
+    pos = end + 1;
+    if (part.empty() || part == ".") continue;
+    auto c = Lookup(n, part);
+    if (c.ok()) {
+      if ((*c)->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, std::string(part) + ": not a directory");
+      n = *c;
+      continue;
+    }
+    if (c.error().code != Errc::kNotFound) return c.error();
+    auto m = Mkdir(n, part, mode);
+    if (!m.ok() && m.error().code == Errc::kExists) m = Lookup(n, part);  // a concurrent mkdir
+    if (!m.ok()) return m.error();
+    n = *m;
+  }
+  return n;
+}
+
+MfsStats MfsTree::Stats() {
+  MfsStats s;
+  {
+    std::lock_guard commit(commit_mu_);
+    s.root = committed_root_;
+    s.reloads = reloads_;
+    s.last_error = last_error_;
+  }
+  {
+    std::lock_guard lock(mu_);
+    s.dirty = root_->dir_stale;
+  }
+  s.commits = blocks_->commits();
+  s.pending_bytes = blocks_->pending_bytes();
+  s.dirty_bytes = static_cast<size_t>(std::max<int64_t>(0, dirty_bytes_.load()));
+  return s;
+}
+
+}  // namespace ipfskit

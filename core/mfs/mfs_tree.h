@@ -1,0 +1,211 @@
+// MfsTree: the mutable file system (Kubo's MFS, `ipfs files`) as a tree of UnixFS nodes over the
+// repo, in which every file and directory always has a CID.
+//
+// Persistence: the root directory's CID lives in repo meta `options.root_key` ("mfs.root"), which
+// `repo gc` treats as a root. Commit() writes the blocks still pending and the new root CID in one
+// LMDB transaction: once it returns, the state survives kill -9. A background thread
+// (StartBackground) commits dirty state about once per interval and adopts a root changed by
+// another process (the CLI) while this tree is clean.
+//
+// Files: a file being changed is a list of chunk-aligned slots over its DAG: a leaf of the
+// existing DAG (reused as is), a dirty in-memory chunk, or a hole (zeros). Dirty chunks beyond
+// a memory limit are turned into leaves and buffered for the repo, so a file of any size is
+// written in bounded memory. Materialising a file re-encodes only the slots that changed and
+// rebuilds the balanced layout over the leaf list (O(leaves/width) internal nodes), so the CID of
+// a file written here equals `ipfskit add -n` of its bytes under the same import options (as
+// long as no mode/mtime is stored). A file whose DAG was chunked differently is re-chunked on its
+// first change.
+//
+// Metadata: mode and mtime are always kept in memory (chmod, utimens and writes update them);
+// they go into the DAG (UnixFS 1.5) only with store_mode/store_mtime, or when the node already
+// carried them.
+//
+// Thread safety: every method may be called from any thread. Lock order: tree mutex, then a
+// node's mutex; file reads and writes take only the node's mutex, so writers on different files
+// run in parallel.
+#pragma once
+
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/importer/importer.h"
+#include "core/mfs/mfs_blocks.h"
+#include "core/reader/unixfs_reader.h"
+#include "core/store/repo.h"
+
+namespace ipfskit {
+
+struct MfsOptions {
+  ImportOptions import;     // chunker, layout, CID version: those of `ipfskit add` (unixfs-v0-2015)
+  bool store_mode = false;  // write chmod into the DAG (Kubo's StoreMode)
+  bool store_mtime = false; // write mtime into the DAG (Kubo's StoreMtime)
+  bool read_only = false;   // never write to the repo
+  size_t file_dirty_limit = 16 << 20;   // a file's dirty bytes beyond this become leaves
+  size_t tree_dirty_limit = 256 << 20;  // all files' dirty bytes beyond this become leaves
+  size_t pending_limit = 64 << 20;      // buffered blocks beyond this are written to LMDB
+  std::string root_key = "mfs.root";
+};
+
+// Sets the import options from a profile name ("unixfs-v0-2015", "unixfs-v1-2025").
+Status ApplyMfsProfile(std::string_view profile, MfsOptions& o);
+
+enum class MfsKind { kFile, kDirectory, kSymlink };
+
+struct MfsAttr {
+  MfsKind kind = MfsKind::kFile;
+  uint64_t size = 0;     // file bytes; symlink target length; entries of a directory
+  uint32_t mode = 0;     // permission bits
+  timespec mtime{};
+  timespec ctime{};
+};
+
+struct MfsListItem {
+  std::string name;
+  Cid cid;  // the entry's CID when it is clean (always for entries not yet loaded)
+};
+
+struct MfsStats {
+  Cid root;  // last committed root
+  bool dirty = false;
+  uint64_t commits = 0;
+  uint64_t reloads = 0;
+  size_t pending_bytes = 0;
+  size_t dirty_bytes = 0;
+  std::string last_error;
+};
+
+// Flags for Rename, with the values of Linux's RENAME_NOREPLACE / RENAME_EXCHANGE.
+constexpr unsigned kMfsRenameNoReplace = 1;
+constexpr unsigned kMfsRenameExchange = 2;
+
+class MfsTree {
+ public:
+  class Node;
+  struct FileState;
+  using NodeRef = std::shared_ptr<Node>;
+
+  // Opens the tree stored under options.root_key (an empty directory when absent). `fallback`
+  // serves blocks the repo lacks (content linked from /ipfs); may be null.
+  static Result<std::shared_ptr<MfsTree>> Open(std::shared_ptr<Repo> repo, MfsOptions options,
+                                               std::shared_ptr<BlockGetter> fallback = nullptr);
+  ~MfsTree();  // stops the background thread; does not commit (call Close)
+
+  NodeRef Root();
+  // A number unique to the node for its lifetime, assigned on first call by `alloc`.
+  static uint64_t NodeTag(const NodeRef& n, const std::function<uint64_t()>& alloc);
+  static MfsKind KindOf(const NodeRef& n);
+
+  Result<MfsAttr> Getattr(const NodeRef& n);
+  Result<NodeRef> Lookup(const NodeRef& dir, std::string_view name);
+  Result<std::vector<MfsListItem>> List(const NodeRef& dir);
+  // Loaded children only (cheap); used to hand the kernel nodes it may already know.
+  NodeRef LoadedChild(const NodeRef& dir, std::string_view name);
+
+  // Creates a file; with !exclusive an existing file is returned (kIsDir for a directory).
+  Result<NodeRef> Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive);
+  Result<NodeRef> Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode);
+  Result<NodeRef> Symlink(const NodeRef& dir, std::string_view name, std::string_view target);
+  // Puts existing content (any UnixFS CID) at dir/name without copying bytes. kExists when the
+  // name is taken and !replace; replace does not replace a non-empty directory.
+  Result<NodeRef> Link(const NodeRef& dir, std::string_view name, const Cid& cid, bool replace);
+  Status Unlink(const NodeRef& dir, std::string_view name);
+  Status Rmdir(const NodeRef& dir, std::string_view name);
+  // Atomic; replaces the target as rename(2) does. flags: kMfsRenameNoReplace, kMfsRenameExchange.
+  Status Rename(const NodeRef& dir, std::string_view name, const NodeRef& new_dir, std::string_view new_name,
+                unsigned flags);
+
+  Result<size_t> Read(const NodeRef& file, uint64_t offset, std::span<uint8_t> out);
+  // append: write at the end, atomically with respect to other writers. Returns bytes written.
+  Result<size_t> Write(const NodeRef& file, uint64_t offset, ByteView data, bool append = false);
+  Status Truncate(const NodeRef& file, uint64_t size);
+  Status SetMode(const NodeRef& n, uint32_t mode);
+  Status SetMtime(const NodeRef& n, timespec mtime);
+  Result<std::string> Readlink(const NodeRef& n);
+
+  // Computes the file's CID (its blocks are buffered, not yet durable). Called on close.
+  Status FlushFile(const NodeRef& file);
+  // The node's current CID, committing first so that the CID can be shared at once.
+  Result<Cid> CidOf(const NodeRef& n);
+  // Makes every change durable: pending blocks and the new root in one LMDB commit.
+  Status Commit();
+  // Commits and stops the background thread (unmount).
+  Status Close();
+
+  // Open handles that may write; a tree with writers never adopts a root changed elsewhere.
+  void WriterOpened();
+  void WriterClosed();
+  // Adopts the root stored in the repo if another process changed it and this tree is clean.
+  // Returns true when it did.
+  Result<bool> ReloadIfChanged();
+  // Commits every `interval` while dirty, else checks for a root changed elsewhere.
+  void StartBackground(std::chrono::milliseconds interval);
+
+  // Path helpers for the CLI: "/a/b" from the MFS root.
+  Result<NodeRef> Resolve(std::string_view path);
+  Result<std::pair<NodeRef, std::string>> ResolveParent(std::string_view path);
+  Result<NodeRef> MkdirAll(std::string_view path, uint32_t mode = 0755);
+
+  MfsStats Stats();
+  const MfsOptions& options() const { return opts_; }
+  UnixfsReader& reader() { return *reader_; }
+
+ private:
+  MfsTree() = default;
+
+  Result<NodeRef> MakeNode(const Cid& cid, uint64_t tsize);
+  NodeRef NewNode(MfsKind kind);
+  Status EnsureLoaded(Node& dir);                              // tree mu_
+  Result<NodeRef> ChildLocked(Node& dir, const std::string& name);  // tree mu_; kNotFound
+  Status CheckDir(const NodeRef& dir, bool for_create);       // tree mu_
+  void MarkDirtyLocked(Node* n);                              // tree mu_: n and its ancestors
+  void MarkDirty(Node* n);
+  Result<DagEntry> MaterializeLocked(Node& n);                // tree mu_
+  Result<DagEntry> MaterializeFile(Node& n);                  // n.mu
+  Status EnsureFileState(Node& n);                            // n.mu
+  Status RechunkFile(Node& n);                                // n.mu
+  Result<DagEntry> PutLeaf(Bytes chunk);
+  Result<Bytes> LeafBytes(const DagEntry& leaf, uint64_t len);
+  Status SpillFile(Node& n, bool all);                        // n.mu
+  Status ResizeFile(Node& n, uint64_t size);                  // n.mu
+  std::optional<uint32_t> DagMode(const Node& n) const;
+  std::optional<UnixfsMtime> DagMtime(const Node& n) const;
+  void Detach(Node& child);                                   // tree mu_
+  void Touch(Node& dir);                                      // tree mu_: dir's mtime = now
+  bool IsAncestor(const Node* a, const Node* b) const;        // tree mu_
+  void BackgroundLoop(std::chrono::milliseconds interval);
+  Status CommitLocked();                                      // commit_mu_
+
+  MfsOptions opts_;
+  std::shared_ptr<Repo> repo_;
+  std::shared_ptr<MfsBlocks> blocks_;
+  std::shared_ptr<UnixfsReader> reader_;
+
+  std::mutex mu_;  // the tree: directory contents, parent links, names, directory dirtiness
+  NodeRef root_;
+  std::mutex commit_mu_;  // one commit at a time; taken before mu_
+  Cid committed_root_;
+  uint64_t reloads_ = 0;
+  std::string last_error_;
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<int64_t> dirty_bytes_{0};
+  std::atomic<int> writers_{0};
+  std::optional<DagEntry> zero_leaf_;  // a full chunk of zeros; guarded by zero_mu_
+  std::mutex zero_mu_;
+
+  std::thread bg_;
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+};
+
+}  // namespace ipfskit
