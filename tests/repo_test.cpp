@@ -14,6 +14,7 @@
 
 #include "core/codec/dagcbor.h"
 #include "core/codec/dagpb.h"
+#include "core/store/lmdb.h"
 #include "tests/support/paths.h"
 
 namespace ipfskit {
@@ -587,6 +588,15 @@ TEST_F(RepoTest, MapFullGivesNoSpaceAndKeepsEarlierData) {
     auto s = repo_->Put(n.cid, n.data);
     ASSERT_TRUE(s.ok()) << i << " " << s.error().message;
   }
+}
+
+TEST(LmdbErrorTest, CorruptionStopsTheProcessOtherErrorsAreValues) {
+  EXPECT_DEATH(lmdb::CheckFatal(MDB_CORRUPTED, "get block X in repo /r"), "fatal: LMDB .*get block X");
+  EXPECT_DEATH(lmdb::CheckFatal(MDB_PANIC, "commit"), "fatal: LMDB");
+  lmdb::CheckFatal(MDB_NOTFOUND, "fine");
+  EXPECT_EQ(lmdb::ToError(MDB_MAP_FULL, "put").code, Errc::kNoSpace);
+  EXPECT_EQ(lmdb::ToError(MDB_READERS_FULL, "get").code, Errc::kIo);
+  EXPECT_EQ(lmdb::ToError(EACCES, "open").code, Errc::kReadOnly);
 }
 
 TEST(RepoPathTest, DefaultRepoPathFollowsEnvironment) {

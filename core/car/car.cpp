@@ -388,7 +388,7 @@ CarSource BytesSource(ByteView bytes) {
   auto pos = std::make_shared<size_t>(0);
   return [bytes, pos](std::span<uint8_t> buf) -> Result<size_t> {
     size_t n = std::min(buf.size(), bytes.size() - *pos);
-    std::memcpy(buf.data(), bytes.data() + *pos, n);
+    if (n) std::memcpy(buf.data(), bytes.data() + *pos, n);
     *pos += n;
     return n;
   };

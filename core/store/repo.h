@@ -56,7 +56,9 @@ struct GcResult {
 std::string DefaultRepoPath();
 
 // The local blockstore. Get returns views into the LMDB memory map that stay valid while the
-// Block is alive (it holds the read transaction).
+// Block is alive (it holds the read transaction). Hold such Blocks briefly: each pins a read
+// snapshot (one of 4096 LMDB reader slots) and keeps pages freed since from reuse; copy bytes
+// that must be kept long.
 class Repo : public BlockGetter {
  public:
   static constexpr int kVersion = 1;
