@@ -48,7 +48,7 @@ What the numbers say (the traces are seeded, so a rerun gives the same table):
   third of the accesses are unhittable scan blocks, which caps the possible gap; this is a
   shortfall against the target as stated, not hidden by choosing a friendlier trace.
 - Shifting working set: ARC is 0.1 points below LRU at the two larger sizes (96.3 vs 96.4,
-  97.2 vs 97.2, each -0.1 points unrounded), the price of ARC re-learning p after each shift; a shortfall
+  97.2 vs 97.2 as printed; -0.1 points each), the price of ARC re-learning p after each shift; a shortfall
   against "ARC ≥ LRU everywhere", if a small one.
 MD
 python3 - "$SECTION" <<'PY'
