@@ -48,6 +48,16 @@ Result<std::unique_ptr<BertRunner>> BertRunner::Create(std::shared_ptr<Backend> 
   // Surface any asynchronous upload failure now rather than on the first job.
   float probe;
   IPFSKIT_TRY_STATUS(r->backend_->Download(&probe, r->emb_ln_->data(), sizeof probe));
+  // Keep everything but the host weights: the backend has its own copy now.
+  auto meta = std::make_shared<BertModel>();
+  meta->config = m.config;
+  meta->pooling = m.pooling;
+  meta->normalize = m.normalize;
+  meta->max_seq_length = m.max_seq_length;
+  meta->source = m.source;
+  meta->weights_dtype = m.weights_dtype;
+  meta->tokenizer = m.tokenizer;
+  r->model_ = std::move(meta);
   return r;
 }
 

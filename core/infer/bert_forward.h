@@ -19,6 +19,7 @@ class BertRunner {
   // floats on the host.
   Status Run(std::span<const std::span<const int32_t>> seqs, float* out);
 
+  // Config, tokenizer and pooling; the host weights are not kept after Create().
   const BertModel& model() const { return *model_; }
   Backend& backend() const { return *backend_; }
   // Backend memory held by the weights (workspace excluded).
