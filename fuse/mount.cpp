@@ -11,9 +11,12 @@
 #include <fstream>
 #include <thread>
 
+#include "core/config/config.h"
 #include "core/reader/unixfs_reader.h"
+#include "core/source/make_source_chain.h"
 #include "core/store/repo.h"
 #include "fuse/areas/ipfs_area.h"
+#include "fuse/areas/mfs_area.h"
 #include "fuse/areas/static_nodes.h"
 #include "fuse/ops.h"
 
@@ -82,6 +85,9 @@ Status ParseMountOptions(const std::string& opts, MountOptions& o) {
         return MakeError(Errc::kInvalidArgument, "bad timeout '" + val + "'");
       }
     } else if (key == "debug") o.debug = true;
+    else if (key == "mfs_profile") o.mfs_profile = val;
+    else if (key == "mfs_store_mode") o.mfs_store_mode = true;
+    else if (key == "mfs_store_mtime") o.mfs_store_mtime = true;
     else if (IsGenericMountOption(opt)) continue;
     else o.fuse_options.push_back(opt);
     if (end == opts.size()) break;
@@ -119,6 +125,12 @@ Status RunMount(const MountOptions& o) {
   for (auto& a : args) argv.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
+  MfsOptions mfs_opts;
+  if (!o.mfs_profile.empty()) IPFSKIT_TRY_STATUS(ApplyMfsProfile(o.mfs_profile, mfs_opts));
+  mfs_opts.store_mode = o.mfs_store_mode;
+  mfs_opts.store_mtime = o.mfs_store_mtime;
+  mfs_opts.read_only = o.read_only;
+
   auto state = std::make_unique<MountState>();
   state->read_only = o.read_only;
   state->statfs_path = ro.path;
@@ -137,24 +149,45 @@ Status RunMount(const MountOptions& o) {
   }
   fuse_daemonize(o.foreground || o.debug);
 
-  auto repo = Repo::Open(ro);
-  if (!repo.ok()) {
+  // Everything with threads or LMDB handles is created after fuse_daemonize's fork.
+  auto fail_mounted = [&](const Error& e) {
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
-    return repo.error();
-  }
+    return Status(e);
+  };
+  auto repo = Repo::Open(ro);
+  if (!repo.ok()) return fail_mounted(repo.error());
+  ConfigLoadOptions co;
+  co.repo_path = ro.path;
+  if (o.offline) co.overrides.offline = true;
+  if (!o.gateways.empty()) co.overrides.gateways = o.gateways;
+  if (!o.kubo_api.empty()) co.overrides.kubo_api = o.kubo_api;
+  auto cfg = LoadConfig(co);
+  if (!cfg.ok()) return fail_mounted(cfg.error());
+  if (o.fetch_timeout_s > 0) cfg->net.overall_timeout_ms = static_cast<int64_t>(o.fetch_timeout_s * 1000);
+  auto chain = MakeSourceChain(*cfg, *repo);
+  if (!chain.ok()) return fail_mounted(chain.error());
   Owner owner{::getuid(), ::getgid()};
   auto ictx = std::make_shared<IpfsContext>();
   ictx->repo = *repo;
-  ictx->reader = std::make_shared<UnixfsReader>(*repo);
+  ictx->reader = std::make_shared<UnixfsReader>(*chain);
   ictx->stats = &state->stats;
   ictx->owner = owner;
 
   auto root = std::make_shared<StaticDir>(ino::kRoot, owner, 0555);
   auto ipfs = std::make_shared<IpfsRootNode>(ictx);
   auto ipns = std::make_shared<StaticDir>(ino::kIpns, owner);
-  auto mfs = std::make_shared<StaticDir>(ino::kMfs, owner);
+  auto mfs_tree = MfsTree::Open(*repo, mfs_opts);
+  if (!mfs_tree.ok()) return fail_mounted(mfs_tree.error());
+  (*mfs_tree)->StartBackground(std::chrono::seconds(1));
+  auto mfs = MakeMfsRoot(std::make_shared<MfsAreaContext>(MfsAreaContext{*mfs_tree, owner}));
+  state->stats.AddSection("mfs", [t = *mfs_tree] {
+    MfsStats s = t->Stats();
+    return nlohmann::json{{"root", s.root.ToString()}, {"dirty", s.dirty}, {"commits", s.commits},
+                          {"pending_bytes", s.pending_bytes}, {"dirty_bytes", s.dirty_bytes},
+                          {"reloads", s.reloads}, {"last_error", s.last_error}};
+  });
   auto infer = std::make_shared<StaticDir>(ino::kInfer, owner);
   auto control = std::make_shared<StaticDir>(ino::kControl, owner);
   MountState* sp = state.get();
@@ -183,14 +216,18 @@ Status RunMount(const MountOptions& o) {
     return nlohmann::json{{"blocks", s->num_blocks}, {"bytes", s->blocks_bytes}, {"pins", s->num_pins}};
   });
 
+  state->stats.AddSection("sources", [chain = *chain] { return ToJson(chain->Stats()); });
+
   if (::geteuid() == 0) std::thread(RaiseReadahead, mp).detach();
 
-  fuse_loop_config* cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_clone_fd(cfg, 1);
-  fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
-  fuse_loop_cfg_set_idle_threads(cfg, 8);
-  int rc = fuse_session_loop_mt(se, cfg);
-  fuse_loop_cfg_destroy(cfg);
+  fuse_loop_config* loop_cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(loop_cfg, 1);
+  fuse_loop_cfg_set_max_threads(loop_cfg, o.max_threads);
+  fuse_loop_cfg_set_idle_threads(loop_cfg, 8);
+  int rc = fuse_session_loop_mt(se, loop_cfg);
+  fuse_loop_cfg_destroy(loop_cfg);
+  if (Status st = (*mfs_tree)->Close(); !st.ok())
+    std::fprintf(stderr, "ipfskit: /mfs: final commit failed: %s\n", st.error().message.c_str());
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

@@ -18,9 +18,15 @@ struct MountOptions {
   bool offline = false;
   std::vector<std::string> gateways;
   std::string kubo_api;
-  double fetch_timeout_s = 60;    // a block no source delivers in this time gives EIO
+  double fetch_timeout_s = 0;     // >0: EIO when no source delivers a block in this time
+                                  // (default: the config's net.overall_timeout_ms, 60 s)
   std::vector<std::string> fuse_options;  // passed through to libfuse (-o ...)
   int max_threads = 64;
+  // /mfs: profile of files written there (default unixfs-v0-2015, as `ipfskit add`), and
+  // whether chmod/utimens go into the DAG as UnixFS 1.5 mode/mtime (off, as Kubo).
+  std::string mfs_profile;     // -o mfs_profile=NAME
+  bool mfs_store_mode = false;   // -o mfs_store_mode
+  bool mfs_store_mtime = false;  // -o mfs_store_mtime
 };
 
 // Parses a mount(8)-style option string ("repo=/x,allow_other,ro") into `o`; options ipfskit

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/config/config.h"
 #include "core/multiformats/cid.h"
+#include "core/source/source_chain.h"
 #include "core/reader/unixfs_reader.h"
 #include "core/store/repo.h"
 #include "core/util/result.h"
@@ -35,6 +37,10 @@ class Context {
   Result<std::shared_ptr<Repo>> OpenRepo();
   // Where reads come from: the repo, then the network sources unless --offline.
   Result<std::shared_ptr<BlockGetter>> Blocks();
+  // The merged configuration (defaults < /etc < repo < env < these global flags).
+  Result<Config> LoadConfiguration() const;
+  // The source chain behind Blocks(), once built (null before).
+  std::shared_ptr<SourceChain> chain() const { return chain_; }
   Result<UnixfsReader*> Reader();
 
   // Prints "Error: message" on stderr and sets the exit code.
@@ -44,6 +50,7 @@ class Context {
  private:
   std::shared_ptr<Repo> repo_;
   std::shared_ptr<BlockGetter> blocks_;
+  std::shared_ptr<SourceChain> chain_;
   std::unique_ptr<UnixfsReader> reader_;
 };
 
@@ -79,5 +86,6 @@ void RegisterBlockCommands(CLI::App& app, Context& ctx);  // block get|put|stat
 void RegisterPinCommands(CLI::App& app, Context& ctx);    // pin, repo
 void RegisterDagCommands(CLI::App& app, Context& ctx);    // dag import|export
 void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
+void RegisterCacheCommands(CLI::App& app, Context& ctx);  // cache stats
 
 }  // namespace ipfskit::cli

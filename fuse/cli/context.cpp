@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/source/make_source_chain.h"
 #include "fuse/cli/cli.h"
 
 namespace ipfskit::cli {
@@ -17,10 +18,21 @@ Result<std::shared_ptr<Repo>> Context::OpenRepo() {
   return repo_;
 }
 
+Result<Config> Context::LoadConfiguration() const {
+  ConfigLoadOptions o;
+  o.repo_path = RepoPath();
+  if (global.offline) o.overrides.offline = true;
+  if (!global.gateways.empty()) o.overrides.gateways = global.gateways;
+  if (!global.kubo_api.empty()) o.overrides.kubo_api = global.kubo_api;
+  return LoadConfig(o);
+}
+
 Result<std::shared_ptr<BlockGetter>> Context::Blocks() {
   if (blocks_) return blocks_;
   IPFSKIT_ASSIGN_OR_RETURN(auto repo, OpenRepo());
-  blocks_ = repo;
+  IPFSKIT_ASSIGN_OR_RETURN(Config cfg, LoadConfiguration());
+  IPFSKIT_ASSIGN_OR_RETURN(chain_, MakeSourceChain(cfg, repo));
+  blocks_ = chain_;
   return blocks_;
 }
 

@@ -36,8 +36,9 @@ int main(int argc, char** argv) {
   RegisterReadCommands(app, ctx);
   RegisterBlockCommands(app, ctx);
   RegisterPinCommands(app, ctx);
-  // RegisterDagCommands(app, ctx);
+  RegisterDagCommands(app, ctx);
   RegisterMountCommands(app, ctx);
+  RegisterCacheCommands(app, ctx);
 
   // mount(8) runs `ipfskit SOURCE MOUNTPOINT -o OPTS` for `mount -t fuse.ipfskit` and fstab
   // lines; turn that into `ipfskit mount MOUNTPOINT -o OPTS`.

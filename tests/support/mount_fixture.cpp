@@ -34,6 +34,9 @@ void WriteRandomFile(const std::string& path, size_t size, uint32_t seed) {
 }
 
 void MountFixture::SetUp() {
+  // Tests never reach past loopback: no default public gateways, no default Kubo probe.
+  setenv("IPFSKIT_GATEWAYS", "", 1);
+  setenv("IPFSKIT_KUBO_API", "none", 1);
   tmp_ = MakeTempDir("ipfskit-mount");
   repo_ = tmp_ + "/repo";
   mnt_ = tmp_ + "/mnt";
