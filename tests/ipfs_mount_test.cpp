@@ -75,6 +75,31 @@ TEST_F(IpfsMount, OrdinaryToolsMatchTheOriginals) {
   EXPECT_EQ(ShOk("getfattr --only-values -n user.ipfs.cid '" + m + "' 2>/dev/null"), root);
 }
 
+TEST_F(IpfsMount, ConformanceFixturesThroughTheMount) {
+  ShOk("for f in $(find '" + FixturesDir() + "' -name '*.car'); do " + Cli("dag import \"$f\"") + " >/dev/null || true; done");
+  Mount();
+  std::string ip = mnt_ + "/ipfs/";
+  EXPECT_EQ(ShOk("cat " + ip + "bafybeihchr7vmgjaasntayyatmp5sv6xza57iy2h4xj7g46bpjij6yhrmy/hello.txt"), "hello world");
+  EXPECT_EQ(ShOk("ls " + ip + "bafybeidbclfqleg2uojchspzd4bob56dqetqjsj27gy2cq3klkkgxtpn4i | wc -l"), "1000");
+  EXPECT_EQ(ShOk("readlink " + ip + "QmWvY6FaqFMS89YAQ9NAPjVP4WZKA1qbHbicc9HeSKQTgt/bar"), "foo");
+  EXPECT_EQ(ShOk("cat '" + ip + "bafybeig6ka5mlwkl4subqhaiatalkcleo4jgnr3hqwvpmsqfca27cijp3i/ą/ę/file-źł.txt'"),
+            "I am a txt file on path with utf8");
+  // outside-root.car holds an entry named "../foo": it is hidden, never a way out of the mount.
+  std::string outside = ip + "bafybeicaj7kvxpcv4neaqzwhrqqmdstu4dhrwfpknrgebq6nzcecfucvyu";
+  EXPECT_EQ(ShOk("ls -a " + outside + " | tr '\\n' ' '"), ". .. bar ");
+  ShOk("mkdir '" + tmp_ + "/x' && cp -r " + outside + " '" + tmp_ + "/x/out' && tar -C " + outside + " -cf '" + tmp_ +
+       "/o.tar' .");
+  EXPECT_EQ(ShOk("find '" + tmp_ + "/x' -name foo | wc -l"), "0");
+  EXPECT_FALSE(fs::exists(tmp_ + "/foo"));
+  EXPECT_EQ(ShOk("tar -tf '" + tmp_ + "/o.tar' | grep -c '\\.\\./' || true"), "0");
+  auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  EXPECT_GE(stats["unsafe_names_hidden"].get<int>(), 1);
+  // The incomplete DAG reads as far as it can, then EIO: no hang.
+  std::string out;
+  EXPECT_NE(Sh("timeout 20 cat " + ip + "QmYhmPjhFjYFyaoiuNzYv8WGavpSRDwdHWe5B4M5du5Rtk > /dev/null", &out), 0);
+  EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
+}
+
 TEST_F(IpfsMount, MmapAndConcurrentReaders) {
   std::string f = data_ + "/blob";
   WriteRandomFile(f, (3 << 20) + 77, 9);
