@@ -178,7 +178,7 @@ Status RunMount(const MountOptions& o) {
   auto root = std::make_shared<StaticDir>(ino::kRoot, owner, 0555);
   auto ipfs = std::make_shared<IpfsRootNode>(ictx);
   auto ipns = std::make_shared<StaticDir>(ino::kIpns, owner);
-  auto mfs_tree = MfsTree::Open(*repo, mfs_opts);
+  auto mfs_tree = MfsTree::Open(*repo, mfs_opts, *chain);  // chain: content linked from /ipfs
   if (!mfs_tree.ok()) return fail_mounted(mfs_tree.error());
   (*mfs_tree)->StartBackground(std::chrono::seconds(1));
   auto mfs = MakeMfsRoot(std::make_shared<MfsAreaContext>(MfsAreaContext{*mfs_tree, owner}));
