@@ -48,6 +48,10 @@ class MfsMountTest : public MountFixture {
       ::waitpid(pid_, nullptr, 0);
       pid_ = -1;
     }
+    if (!tmpfs_.empty()) {
+      if (Mounted()) Sh("fusermount3 -u -z '" + mnt_ + "'");
+      Sh("umount -l '" + tmpfs_ + "'");
+    }
     MountFixture::TearDown();
   }
   void MountMfs(const std::string& extra = "") {
@@ -72,6 +76,7 @@ class MfsMountTest : public MountFixture {
   std::string AddCid(const std::string& path) { return ShOk(Cli("add -n -Q '" + path + "'")); }
 
   std::string mfs_;
+  std::string tmpfs_;
   pid_t pid_ = -1;
 };
 
@@ -370,6 +375,29 @@ TEST_F(MfsMountTest, UnmountRemountAndCliOnTheSameTree) {
   // And GC keeps everything reachable from the MFS root.
   ShOk(Cli("repo gc"));
   ShOk("cmp " + data_ + "/x " + mfs_ + "/m/copy");
+}
+
+// A repo on a small tmpfs: filling it gives ENOSPC, and what was fsync'd stays intact.
+TEST_F(MfsMountTest, FullDiskGivesEnospcAndKeepsSyncedData) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  std::string fsdir = tmp_ + "/small-fs";
+  fsys::create_directories(fsdir);
+  ShOk("mount -t tmpfs -o size=40m tmpfs '" + fsdir + "'");
+  tmpfs_ = fsdir;
+  repo_ = fsdir + "/repo";
+  ShOk(Cli("init"));
+  MountMfs();
+  WriteRandomFile(data_ + "/a", 3000000, 9);
+  ShOk("dd if=" + data_ + "/a of=" + mfs_ + "/a bs=1M conv=fsync status=none");
+  std::string out;
+  int rc = Sh("dd if=/dev/urandom of=" + mfs_ + "/huge bs=1M count=100 conv=fsync status=none", &out);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+  ShOk("cmp " + data_ + "/a " + mfs_ + "/a");
+  Sh("rm -f " + mfs_ + "/huge");
+  Unmount();
+  MountMfs();
+  ShOk("cmp " + data_ + "/a " + mfs_ + "/a");
 }
 
 }  // namespace

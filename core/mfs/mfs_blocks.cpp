@@ -1,5 +1,7 @@
 #include "core/mfs/mfs_blocks.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -10,6 +12,16 @@ namespace ipfskit {
 namespace {
 // mdb_dbi_open must not run in two transactions of one process at once.
 std::mutex g_dbi_open_mu;
+
+// LMDB reports a short write (the disk filled up mid-write) as EIO. Tell that apart from a
+// failing disk by looking at the free space where the repo lives.
+Error CommitError(int rc, const std::string& dir, size_t bytes, const std::string& where) {
+  struct statvfs sv;
+  if (rc == EIO && ::statvfs(dir.c_str(), &sv) == 0 &&
+      static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize < bytes + (uint64_t{4} << 20))
+    return MakeError(Errc::kNoSpace, "no space left on device during " + where);
+  return lmdb::ToError(rc, where);
+}
 }  // namespace
 
 Result<std::shared_ptr<MfsBlocks>> MfsBlocks::Open(std::shared_ptr<Repo> repo, std::shared_ptr<BlockGetter> fallback,
@@ -81,14 +93,14 @@ Status MfsBlocks::WriteLocked(const std::string* key, const Cid* root) {
   for (const auto& [cid, data] : order) {
     MDB_val k = lmdb::Val(cid->bytes()), v = lmdb::Val(*data);
     rc = mdb_put(txn.get(), blocks_dbi_, &k, &v, MDB_NOOVERWRITE);
-    if (rc && rc != MDB_KEYEXIST) return lmdb::ToError(rc, where + " (block " + cid->ToString() + ")");
+    if (rc && rc != MDB_KEYEXIST) return CommitError(rc, repo_->path(), pending_bytes_, where);
   }
   if (key) {
     MDB_val k = lmdb::Val(AsBytes(*key)), v = lmdb::Val(root->bytes());
     rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
-    if (rc) return lmdb::ToError(rc, where + " (root)");
+    if (rc) return CommitError(rc, repo_->path(), pending_bytes_, where);
   }
-  if ((rc = txn.Commit())) return lmdb::ToError(rc, where);
+  if ((rc = txn.Commit())) return CommitError(rc, repo_->path(), pending_bytes_, where);
   pending_.clear();
   pending_bytes_ = 0;
   ++commits_;
