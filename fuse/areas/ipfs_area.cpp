@@ -1,6 +1,8 @@
 #include "fuse/areas/ipfs_area.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -28,21 +30,52 @@ class IpfsFile : public OpenFile {
     keep_cache = true;
   }
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
-    // Sequential readers get the next leaves prefetched in parallel by the sources. No lock:
-    // concurrent readers of one handle only race on this hint.
-    uint64_t expect = next_.load(std::memory_order_relaxed);
-    next_.store(offset + out.size(), std::memory_order_relaxed);
-    if (offset == expect && ctx_->prefetch_leaves) {
-      auto leaves = ctx_->reader->LeavesFor(cid_, offset + out.size(), uint64_t{ctx_->prefetch_leaves} << 18);
-      if (leaves.ok() && !leaves->empty()) ctx_->reader->blocks().Prefetch(*leaves);
-    }
+    // Sequential readers get a window of following leaves prefetched. No lock: concurrent
+    // readers of one handle only race on these hints.
+    const uint64_t end = offset + out.size();
+    uint64_t expect = next_.exchange(end, std::memory_order_relaxed);
+    // The kernel's readahead sends neighbouring requests from several threads, slightly out of
+    // order: count anything near the last end as sequential.
+    const uint64_t slack = uint64_t{4} << 20;
+    if (ctx_->prefetch_leaves && offset + slack >= expect && offset <= expect + slack) PrefetchAfter(end);
     return ctx_->reader->Read(cid_, offset, out);
   }
+
+ private:
+  // Local blocks (repo, cache) are views into LMDB's map: ask the kernel to start reading their
+  // pages now, since page faults alone read 4 KiB at a time from a cold disk. Blocks that are
+  // not local are handed to the sources' prefetch queue.
+  void PrefetchAfter(uint64_t end) {
+    const uint64_t window = uint64_t{ctx_->prefetch_leaves} << 18;
+    uint64_t from = std::max(advised_.load(std::memory_order_relaxed), end);
+    if (from >= end + window / 2) return;  // still well ahead of the reader
+    uint64_t to = end + window;
+    advised_.store(to, std::memory_order_relaxed);
+    auto leaves = ctx_->reader->LeavesFor(cid_, from, to - from);
+    if (!leaves.ok() || leaves->empty()) return;
+    std::vector<Cid> remote;
+    static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    for (const Cid& c : *leaves) {
+      if (!ctx_->reader->blocks().Has(c)) {
+        remote.push_back(c);
+        continue;
+      }
+      auto b = ctx_->reader->blocks().Get(c);
+      if (!b.ok() || b->size() == 0) continue;
+      uintptr_t p = reinterpret_cast<uintptr_t>(b->data().data());
+      uintptr_t start = p & ~(kPage - 1);
+      ::madvise(reinterpret_cast<void*>(start), p + b->size() - start, MADV_WILLNEED);
+    }
+    if (!remote.empty()) ctx_->reader->blocks().Prefetch(remote);
+  }
+
+ public:
 
  private:
   std::shared_ptr<IpfsContext> ctx_;
   Cid cid_;
   std::atomic<uint64_t> next_{0};
+  std::atomic<uint64_t> advised_{0};
 };
 
 class IpfsNode : public Node {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue 3 benchmark: reads through the mount vs the same bytes from a plain file on the same
+# disk, in one run: cold sequential (page cache dropped), warm re-read, 4 KiB random reads
+# (fio, 4 jobs), and `ls -l` of a 10,000-entry HAMT directory. Needs root (drop_caches, mount).
+# Writes the "## Mount reads (issue 3)" section of BENCHMARKS.md.  SIZE_MB=1024 by default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
+scripts/install-deps.sh >/dev/null
+scripts/build.sh >/dev/null 2>&1
+BIN="$PWD/${IPFSKIT_BUILD_DIR:-build}/fuse/ipfskit"
+SIZE_MB=${SIZE_MB:-1024}
+FIO_SECONDS=${FIO_SECONDS:-15}
+W=$(mktemp -d "${TMPDIR:-/var/tmp}/ipfskit-bench.XXXXXX")
+MNT="$W/mnt"
+cleanup() { "$BIN" unmount "$MNT" >/dev/null 2>&1 || true; rm -rf "$W"; }
+trap cleanup EXIT
+export IPFSKIT_PATH="$W/repo" IPFSKIT_GATEWAYS="" IPFSKIT_KUBO_API=none
+mkdir -p "$MNT" "$W/wide"
+head -c "$((SIZE_MB << 20))" /dev/urandom > "$W/plain"
+"$BIN" init >/dev/null
+CID=$("$BIN" add -Q "$W/plain")
+for i in $(seq 1 10000); do echo "$i" > "$W/wide/entry-$i.txt"; done
+WIDE=$("$BIN" add -Qr "$W/wide")
+"$BIN" --offline mount "$MNT"
+F="$MNT/ipfs/$CID"
+
+dd_mbs() {  # file -> MiB/s
+  dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/{ for (i=1;i<=NF;i++) if ($i ~ /s,$/) t=$(i); } END { }
+    /copied/{ n=split($0,a,","); s=a[n-1]; gsub(/ s/,"",s); print s }' | {
+      read -r secs; python3 -c "print(f'{$SIZE_MB/$secs:.0f}')"; }
+}
+drop_caches; cold_plain=$(dd_mbs "$W/plain")
+drop_caches; cold_mnt=$(dd_mbs "$F")
+dd_mbs "$W/plain" >/dev/null; warm_plain=$(dd_mbs "$W/plain")
+dd_mbs "$F" >/dev/null; warm_mnt=$(dd_mbs "$F")
+
+fio_iops() {  # file -> IOPS of 4 KiB random reads, 4 jobs
+  fio --name=rr --filename="$1" --rw=randread --bs=4k --numjobs=4 --ioengine=psync --time_based \
+      --runtime="$FIO_SECONDS" --group_reporting --readonly --output-format=json 2>/dev/null |
+    python3 -c "import json,sys; print(int(json.load(sys.stdin)['jobs'][0]['read']['iops']))"
+}
+drop_caches; fio_plain=$(fio_iops "$W/plain")
+drop_caches; fio_mnt=$(fio_iops "$F")
+
+"$BIN" unmount "$MNT"; drop_caches; "$BIN" --offline mount "$MNT"
+ls_s=$(seconds ls -l "$MNT/ipfs/$WIDE" > /dev/null)
+ls_warm=$(seconds ls -l "$MNT/ipfs/$WIDE" > /dev/null)
+n_entries=$(ls "$MNT/ipfs/$WIDE" | wc -l)
+
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+body="$W/section.md"
+{
+  echo "$(machine_line)"
+  echo
+  echo "File: ${SIZE_MB} MiB random, added with the default profile (256 KiB leaves) to the local repo; the plain file is on the same disk."
+  echo
+  echo "| measure | through the mount | plain file | ratio | target |"
+  echo "|---|---|---|---|---|"
+  echo "| cold sequential read, dd bs=1M, page cache dropped (MiB/s) | $cold_mnt | $cold_plain | $(ratio "$cold_mnt" "$cold_plain") | ≥ 0.5 |"
+  echo "| warm re-read (MiB/s) | $warm_mnt | $warm_plain | $(ratio "$warm_mnt" "$warm_plain") | ≥ 0.9 |"
+  echo "| 4 KiB random reads, fio 4 jobs, ${FIO_SECONDS} s, cold start (IOPS) | $fio_mnt | $fio_plain | $(ratio "$fio_mnt" "$fio_plain") | ≥ 0.25 |"
+  echo "| ls -l of a ${n_entries}-entry HAMT directory, fresh mount, cold cache (s) | $ls_s | | | < 1 s |"
+  echo "| same, second run (s) | $ls_warm | | | |"
+} > "$body"
+cat "$body"
+update_section "## Mount reads (issue 3)" "$body"
