@@ -20,6 +20,8 @@ void RegisterMountCommands(CLI::App& app, Context& ctx) {
         "  gateway=URL     add a trustless gateway (repeatable)\n"
         "  kubo_api=URL    Kubo RPC API\n"
         "  timeout=SECS    give EIO when no source delivers a block in this time (default 60)\n"
+        "  mfs_profile=NAME        import profile for files written in /mfs (default unixfs-v0-2015)\n"
+        "  mfs_store_mode, mfs_store_mtime   keep chmod/utimens in /mfs as UnixFS 1.5 metadata\n"
         "Other -o options go to libfuse. Also: mount -t fuse.ipfskit ipfskit DIR -o repo=...\n"
         "Unmount with 'ipfskit unmount DIR' (or fusermount3 -u DIR); SIGINT/SIGTERM also unmount.");
     cmd->add_option("mountpoint", o->mountpoint, "Directory to mount on")->required();
