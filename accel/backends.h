@@ -12,7 +12,7 @@ enum class CpuGemm { kAuto, kOpenBlas, kOneDnn };
 
 struct CpuOptions {
   int threads = 0;  // 0: all cores the process may use
-  CpuGemm gemm = CpuGemm::kAuto;  // kAuto: IPFSKIT_CPU_GEMM=openblas|onednn, else the default
+  CpuGemm gemm = CpuGemm::kAuto;  // kAuto: IPFSKIT_CPU_GEMM=openblas|onednn, else oneDNN
 };
 
 // Always available. Runs every operation inside its own tbb::task_arena of `threads` threads,

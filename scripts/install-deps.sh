@@ -14,7 +14,7 @@ PKGS=(
   nlohmann-json3-dev libcli11-dev libgtest-dev libutf8proc-dev libcbor-dev
   nginx-light sqlite3 rsync fio psmisc attr
   nodejs npm
-  python3 python3-torch python3-numpy libopenblas0-pthread
+  python3 python3-torch python3-numpy libopenblas0-pthread libopenblas-dev libdnnl-dev
 )
 
 missing=()

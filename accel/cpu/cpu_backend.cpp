@@ -234,7 +234,9 @@ std::shared_ptr<infer::Backend> MakeCpuBackend(const CpuOptions& opts) {
   if (gemm == CpuGemm::kAuto) {
     const char* env = std::getenv("IPFSKIT_CPU_GEMM");
     std::string e = env ? env : "";
-    gemm = e == "onednn" ? CpuGemm::kOneDnn : e == "openblas" ? CpuGemm::kOpenBlas : CpuGemm::kOpenBlas;
+    // oneDNN by measurement (BENCHMARKS.md): 1.5x OpenBLAS on this model shape, because Debian's
+    // OpenBLAS 0.3.21 stops at AVX2 kernels where oneDNN uses AVX-512.
+    gemm = e == "openblas" ? CpuGemm::kOpenBlas : CpuGemm::kOneDnn;
   }
   return std::make_shared<CpuBackend>(threads, gemm);
 }
