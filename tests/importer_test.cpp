@@ -91,3 +91,36 @@ TEST(Importer, TsizeAddsUpAndLayoutDepth) {
 
 }  // namespace
 }  // namespace ipfskit
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/paths.h"
+
+namespace ipfskit {
+namespace {
+
+TEST(Importer, SymlinkTreeMatchesKuboFixture) {
+  // path_gateway_unixfs/symlink.car: `ipfs add -r testfiles` with foo = "content\n", bar -> foo.
+  std::string dir = testing::MakeTempDir("ipfskit-symlink");
+  std::filesystem::create_directories(dir + "/testfiles");
+  std::ofstream(dir + "/testfiles/foo") << "content\n";
+  std::filesystem::create_symlink("foo", dir + "/testfiles/bar");
+  ImportOptions o;
+  AddPathOptions po;
+  po.recursive = true;
+  std::vector<std::string> lines;
+  auto r = AddPath(dir + "/testfiles", o, po, nullptr,
+                   [&](const AddedItem& i) { lines.push_back(i.entry.cid.ToString() + " " + i.path); });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->cid.ToString(), "QmWvY6FaqFMS89YAQ9NAPjVP4WZKA1qbHbicc9HeSKQTgt");
+  // Kubo's order: files as added (sorted), then directories.
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "QmTB8BaCJdCH5H3k7GrxJsxgDNmNYGGR71C58ERkivXoj5 testfiles/bar");
+  EXPECT_EQ(lines[1], "Qme2y5HA5kvo2jAx13UsnV5bQJVijiAJCPvaW3JGQWhvJZ testfiles/foo");
+  EXPECT_EQ(lines[2], "QmWvY6FaqFMS89YAQ9NAPjVP4WZKA1qbHbicc9HeSKQTgt testfiles");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ipfskit
