@@ -17,6 +17,9 @@
 #include "core/store/repo.h"
 #include "fuse/areas/ipfs_area.h"
 #include "fuse/areas/mfs_area.h"
+#include "fuse/areas/infer_area.h"
+#include "accel/backends.h"
+#include "core/infer/unixfs_model_files.h"
 #include "fuse/areas/static_nodes.h"
 #include "fuse/ops.h"
 
@@ -188,7 +191,32 @@ Status RunMount(const MountOptions& o) {
                           {"pending_bytes", s.pending_bytes}, {"dirty_bytes", s.dirty_bytes},
                           {"reloads", s.reloads}, {"last_error", s.last_error}};
   });
-  auto infer = std::make_shared<StaticDir>(ino::kInfer, owner);
+  auto infer_ctx = std::make_shared<InferContext>();
+  {
+    // Model aliases and limits from the config's "infer" section.
+    const nlohmann::json& ic = cfg->raw.contains("infer") ? cfg->raw["infer"] : nlohmann::json::object();
+    if (ic.contains("aliases") && ic["aliases"].is_object())
+      for (auto it = ic["aliases"].begin(); it != ic["aliases"].end(); ++it)
+        if (it.value().is_string()) infer_ctx->aliases[it.key()] = it.value().get<std::string>();
+    infer::EngineLimits limits;
+    if (ic.contains("memory_bytes") && ic["memory_bytes"].is_number_unsigned())
+      limits.model_memory_bytes = ic["memory_bytes"].get<size_t>();
+    if (ic.contains("max_job_bytes") && ic["max_job_bytes"].is_number_unsigned())
+      limits.max_job_bytes = ic["max_job_bytes"].get<size_t>();
+    infer_ctx->engine = std::make_shared<infer::InferenceEngine>(
+        accel::MakeDefaultBackend(), infer::MakeUnixfsModelLoader(ictx->reader, infer_ctx->aliases), limits);
+    infer_ctx->repo = *repo;
+    infer_ctx->owner = owner;
+  }
+  auto infer = std::make_shared<InferRootNode>(infer_ctx);
+  state->stats.AddSection("infer", [e = infer_ctx->engine] {
+    auto s = e->stats();
+    return nlohmann::json{{"jobs_done", s.jobs_done},       {"jobs_failed", s.jobs_failed},
+                          {"inputs_done", s.inputs_done},   {"tokens_done", s.tokens_done},
+                          {"batches", s.batches},           {"models_loaded", s.models_loaded},
+                          {"models_evicted", s.models_evicted}, {"models_resident", s.models_resident},
+                          {"jobs_in_flight", s.jobs_in_flight}, {"backend", e->backend().name()}};
+  });
   auto control = std::make_shared<StaticDir>(ino::kControl, owner);
   MountState* sp = state.get();
   control->Add("stats", std::make_shared<GeneratedFile>(ino::kStats, owner, [sp, mp] {

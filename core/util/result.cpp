@@ -22,6 +22,7 @@ const char* ErrcName(Errc c) {
     case Errc::kReadOnly: return "read_only";
     case Errc::kCancelled: return "cancelled";
     case Errc::kUnavailable: return "unavailable";
+    case Errc::kWouldBlock: return "would_block";
     case Errc::kInternal: return "internal";
   }
   return "unknown";
@@ -39,6 +40,7 @@ int ErrcToErrno(Errc c) {
     case Errc::kReadOnly: return EROFS;
     case Errc::kUnsupported: return EOPNOTSUPP;
     case Errc::kCancelled: return EINTR;
+    case Errc::kWouldBlock: return EAGAIN;
     case Errc::kUnavailable:
     case Errc::kTimeout:
     case Errc::kMalformed:

@@ -28,6 +28,7 @@ enum class Errc {
   kReadOnly,
   kCancelled,
   kUnavailable,      // a block no source could provide (after timeouts): EIO, never ENOENT
+  kWouldBlock,       // not ready and the caller asked not to wait (O_NONBLOCK): EAGAIN
   kInternal,
 };
 

@@ -87,6 +87,7 @@ void RegisterPinCommands(CLI::App& app, Context& ctx);    // pin, repo
 void RegisterDagCommands(CLI::App& app, Context& ctx);    // dag import|export
 void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
 void RegisterCacheCommands(CLI::App& app, Context& ctx);  // cache stats
+void RegisterInferCommand(CLI::App& app, Context& ctx);   // infer
 void RegisterFilesCommands(CLI::App& app, Context& ctx);  // files (MFS)
 
 }  // namespace ipfskit::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   RegisterDagCommands(app, ctx);
   RegisterMountCommands(app, ctx);
   RegisterCacheCommands(app, ctx);
+  RegisterInferCommand(app, ctx);
   RegisterFilesCommands(app, ctx);
 
   // mount(8) runs `ipfskit SOURCE MOUNTPOINT -o OPTS` for `mount -t fuse.ipfskit` and fstab

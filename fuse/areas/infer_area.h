@@ -1,0 +1,50 @@
+// /infer/<model>/: write text in, read embeddings out.
+//
+//   /infer/<model>/model.json    the model's description (loads it on first read)
+//   /infer/<model>/<job>         any name: write UTF-8 text, one input per line (or JSON lines
+//                                with a "text" field); the job is queued when the file is closed
+//   /infer/<model>/<job>.jsonl   {"index","embedding","tokens","truncated"} per input
+//   /infer/<model>/<job>.npy     float32 N×D in NumPy .npy format
+//   /infer/<model>/<job>.error   one line, when the job failed (its results then give EIO)
+//
+// <model> is a CID of a sentence-transformers folder or an alias from the config
+// ("infer": {"aliases": {"minilm": "bafy…"}}). Reading a result blocks until the job is done
+// (O_NONBLOCK: EAGAIN); results are served with direct_io and carry user.ipfs.cid, being stored
+// in the repo. Writing the job file again starts a new job under the same name.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "core/infer/engine.h"
+#include "core/store/repo.h"
+#include "fuse/areas/static_nodes.h"
+#include "fuse/stats.h"
+
+namespace ipfskit::fs {
+
+struct InferContext {
+  std::shared_ptr<infer::InferenceEngine> engine;
+  std::map<std::string, std::string> aliases;
+  std::shared_ptr<Repo> repo;  // results are stored here, content-addressed
+  Owner owner;
+};
+
+class ModelDirNode;
+
+class InferRootNode : public Node {
+ public:
+  explicit InferRootNode(std::shared_ptr<InferContext> ctx) : ctx_(std::move(ctx)) {}
+  uint64_t ino() const override { return ino::kInfer; }
+  Result<struct stat> Getattr() override { return MakeStat(ino::kInfer, S_IFDIR | 0555, 0, ctx_->owner); }
+  Result<std::shared_ptr<Node>> Lookup(std::string_view name) override;
+  Result<std::vector<DirItem>> List() override;
+
+ private:
+  std::shared_ptr<InferContext> ctx_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<ModelDirNode>> models_;
+};
+
+}  // namespace ipfskit::fs
