@@ -283,8 +283,9 @@ class ModelDirNode : public Node {
       std::lock_guard<std::mutex> jl(j.mu);
       bool failed = j.state == JobState::kFailed;
       if (kind == ResultKind::kError && failed) return j.error_node;
-      if (kind == ResultKind::kJsonl && !failed) return j.jsonl_node;
-      if (kind == ResultKind::kNpy && !failed) return j.npy_node;
+      // Results of a failed job still resolve, so reading them says EIO rather than ENOENT.
+      if (kind == ResultKind::kJsonl && j.state != JobState::kWriting) return j.jsonl_node;
+      if (kind == ResultKind::kNpy && j.state != JobState::kWriting) return j.npy_node;
       break;
     }
     return MakeError(Errc::kNotFound, "no such job or result");

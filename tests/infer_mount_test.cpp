@@ -1,0 +1,185 @@
+// /infer through a real mount: a tiny random BERT built by PyTorch, added with the CLI, fed by
+// writing files; the .npy results must match PyTorch's pooled, normalised output.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/mount_fixture.h"
+
+namespace ipfskit::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadAll(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Parses a NumPy v1.0 float32 (N, D) array.
+std::vector<float> ParseNpy(const std::string& b, int* n, int* d) {
+  EXPECT_EQ(b.substr(0, 6), "\x93NUMPY");
+  uint16_t hlen = static_cast<uint8_t>(b[8]) | (static_cast<uint8_t>(b[9]) << 8);
+  std::string header = b.substr(10, hlen);
+  EXPECT_NE(header.find("'<f4'"), std::string::npos) << header;
+  sscanf(header.c_str() + header.find("'shape': (") + 10, "%d, %d", n, d);
+  std::vector<float> v((b.size() - 10 - hlen) / 4);
+  std::memcpy(v.data(), b.data() + 10 + hlen, v.size() * 4);
+  return v;
+}
+
+class InferMount : public MountFixture {
+ protected:
+  struct Model {
+    std::string cid, dir;
+    std::vector<float> expected;
+    int n = 0, dim = 0;
+  };
+  Model MakeModel(const std::string& name, const std::string& flags) {
+    Model m;
+    m.dir = data_ + "/" + name;
+    ShOk("/usr/bin/python3 '" + SourceDir() + "/tests/py/make_bert.py' --out '" + m.dir + "' " + flags + " 2>/dev/null");
+    std::string e = ReadAll(m.dir + "/expected.f32");
+    m.expected.resize(e.size() / 4);
+    std::memcpy(m.expected.data(), e.data(), e.size());
+    auto meta = nlohmann::json::parse(ReadAll(m.dir + "/expected.json"));
+    m.n = meta["n"];
+    m.dim = meta["dim"];
+    m.cid = ShOk(Cli("add -Qr '" + m.dir + "'"));
+    return m;
+  }
+  float MaxErr(const std::vector<float>& a, const std::vector<float>& b) {
+    EXPECT_EQ(a.size(), b.size());
+    float e = 0;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) e = std::max(e, std::fabs(a[i] - b[i]));
+    return e;
+  }
+};
+
+TEST_F(InferMount, EmbeddingsMatchPyTorchForMeanAndClsPooling) {
+  Model mean = MakeModel("mean", "--pooling mean --seed 11 --sentences 30");
+  Model cls = MakeModel("cls", "--pooling cls --seed 12 --sentences 30");
+  Mount();
+  for (Model* m : {&mean, &cls}) {
+    std::string dir = mnt_ + "/infer/" + m->cid;
+    auto info = nlohmann::json::parse(ReadAll(dir + "/model.json"));
+    EXPECT_EQ(info["pooling"], m == &mean ? "mean" : "cls");
+    ShOk("cp '" + m->dir + "/inputs.txt' '" + dir + "/job'");
+    int n = 0, d = 0;
+    auto got = ParseNpy(ReadAll(dir + "/job.npy"), &n, &d);
+    EXPECT_EQ(n, m->n);
+    EXPECT_EQ(d, m->dim);
+    EXPECT_LE(MaxErr(got, m->expected), 1e-4f);
+    // .jsonl: one object per input with index, embedding, tokens, truncated.
+    std::istringstream jl(ReadAll(dir + "/job.jsonl"));
+    int lines = 0;
+    for (std::string line; std::getline(jl, line); ++lines) {
+      auto j = nlohmann::json::parse(line);
+      EXPECT_EQ(j["index"], lines);
+      EXPECT_EQ(j["embedding"].size(), size_t(d));
+      EXPECT_GT(j["tokens"].get<int>(), 2);
+      EXPECT_TRUE(j["truncated"].is_boolean());
+    }
+    EXPECT_EQ(lines, m->n);
+    // Results are content-addressed in the repo.
+    std::string cid = ShOk("getfattr --only-values -n user.ipfs.cid '" + dir + "/job.npy' 2>/dev/null");
+    EXPECT_EQ(ShOk(Cli("cat " + cid) + " | md5sum"), ShOk("md5sum < '" + dir + "/job.npy'"));
+    // The CLI gives the same bytes without a mount.
+    EXPECT_EQ(ShOk(Cli("infer " + m->cid + " --format npy < '" + m->dir + "/inputs.txt' | md5sum")),
+              ShOk("md5sum < '" + dir + "/job.npy'"));
+  }
+}
+
+TEST_F(InferMount, ConcurrentWritersGetTheirOwnResults) {
+  Model m = MakeModel("conc", "--seed 13 --sentences 24");
+  Mount();
+  std::string dir = mnt_ + "/infer/" + m.cid;
+  std::vector<std::string> lines;
+  std::istringstream in(ReadAll(m.dir + "/inputs.txt"));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::vector<std::thread> ts;
+  std::vector<float> errs(6, 1.0f);
+  for (int t = 0; t < 6; ++t) {
+    ts.emplace_back([&, t] {
+      // Writer t takes inputs t, t+6, t+12, ...
+      std::string text;
+      std::vector<float> want;
+      for (size_t i = t; i < lines.size(); i += 6) {
+        text += lines[i] + "\n";
+        want.insert(want.end(), m.expected.begin() + i * m.dim, m.expected.begin() + (i + 1) * m.dim);
+      }
+      std::string job = dir + "/w" + std::to_string(t);
+      { std::ofstream(job) << text; }
+      int n = 0, d = 0;
+      auto got = ParseNpy(ReadAll(job + ".npy"), &n, &d);
+      errs[t] = got.size() == want.size() ? MaxErr(got, want) : 1.0f;
+    });
+  }
+  for (auto& t : ts) t.join();
+  for (float e : errs) EXPECT_LE(e, 1e-4f);
+}
+
+TEST_F(InferMount, BadModelAndBadInputGiveErrorFiles) {
+  Model m = MakeModel("good", "--seed 14 --sentences 3");
+  // A folder whose weights are missing a tensor's bytes: the header claims more than is there.
+  std::string bad = data_ + "/bad";
+  fs::copy(m.dir, bad, fs::copy_options::recursive);
+  fs::resize_file(bad + "/model.safetensors", fs::file_size(bad + "/model.safetensors") - 100);
+  std::string bad_cid = ShOk(Cli("add -Qr '" + bad + "'"));
+  Mount();
+  std::string bdir = mnt_ + "/infer/" + bad_cid;
+  ShOk("echo hello > '" + bdir + "/job'");
+  std::string out;
+  // Once failed, the results are gone from the listing and .error holds the reason.
+  EXPECT_NE(Sh("cat '" + bdir + "/job.npy'", &out), 0);
+  EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
+  std::string err = ShOk("cat '" + bdir + "/job.error'");
+  EXPECT_NE(err.find("safetensors"), std::string::npos) << err;
+  // Not a model at all, and not a CID.
+  std::string plain = ShOk("echo text | " + Cli("add -Q"));
+  ShOk("echo hello > '" + mnt_ + "/infer/" + plain + "/job'");
+  EXPECT_FALSE(ShOk("cat '" + mnt_ + "/infer/" + plain + "/job.error'").empty());
+  EXPECT_NE(Sh("ls '" + mnt_ + "/infer/not-a-model'", &out), 0);
+  // An input line over the limit fails the job with a reason naming the line.
+  std::string dir = mnt_ + "/infer/" + m.cid;
+  ShOk("python3 -c \"print('ok'); print('x' * (2 << 20))\" > '" + dir + "/big'");
+  EXPECT_NE(ShOk("cat '" + dir + "/big.error'").find("line 2"), std::string::npos);
+  // Result names are reserved; results are read-only.
+  EXPECT_NE(Sh("echo x > '" + dir + "/nope.npy'", &out), 0);
+  // A daemon that survived all this still answers.
+  ShOk("echo fine > '" + dir + "/after'");
+  EXPECT_FALSE(ShOk("cat '" + dir + "/after.jsonl'").empty());
+}
+
+TEST_F(InferMount, AliasFromConfigAndNonBlockingRead) {
+  Model m = MakeModel("alias", "--seed 15 --sentences 3");
+  { std::ofstream(repo_ + "/config.json") << R"({"infer": {"aliases": {"tiny": ")" << m.cid << "\"}}}"; }
+  Mount();
+  EXPECT_NE(ShOk("ls '" + mnt_ + "/infer'").find("tiny"), std::string::npos);
+  auto info = nlohmann::json::parse(ReadAll(mnt_ + "/infer/tiny/model.json"));
+  EXPECT_EQ(info["hidden_size"], 64);
+  std::string dir = mnt_ + "/infer/tiny";
+  ShOk("cp '" + m.dir + "/inputs.txt' '" + dir + "/j'");
+  int fd = ::open((dir + "/j.npy").c_str(), O_RDONLY | O_NONBLOCK);
+  // Either the job already finished, or the open says "try again": never another error.
+  if (fd < 0) {
+    EXPECT_EQ(errno, EAGAIN);
+  } else {
+    ::close(fd);
+  }
+  int n = 0, d = 0;
+  auto got = ParseNpy(ReadAll(dir + "/j.npy"), &n, &d);
+  EXPECT_LE(MaxErr(got, m.expected), 1e-4f);
+}
+
+}  // namespace
+}  // namespace ipfskit::testing
