@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Issue 4 benchmark: remote reads through the mount from a loopback nginx trustless gateway.
+#  (a) cold sequential read of a SIZE_MB (256) MiB file through a fresh mount (empty repo, empty
+#      cache, page cache dropped) vs `curl` of the same bytes served as one plain file by the
+#      same nginx: MiB/s and ratio (target >= 0.5x);
+#  (b) SMALL_FILES (1000) small files read through a fresh mount, one at a time by name, each
+#      fetched from the gateway: median and p99 latency per file; and the same files read with
+#      `cat dir/*` after a listing (the listing prefetches the children).
+# Needs root (drop_caches) and nginx (nginx-light). Only 127.0.0.1 is used.
+# Writes the "## Remote reads (issue 4)" section of BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
+BUILD_DIR=${IPFSKIT_BUILD_DIR:-build}
+if [ -z "${SKIP_BUILD:-}" ]; then
+  if [ -f "$BUILD_DIR/build.ninja" ]; then cmake --build "$BUILD_DIR" --target ipfskit >&2
+  else IPFSKIT_BUILD_DIR=$BUILD_DIR scripts/build.sh >/dev/null 2>&1; fi
+fi
+BIN="$PWD/$BUILD_DIR/fuse/ipfskit"
+NGINX=${NGINX:-/usr/sbin/nginx}
+SIZE_MB=${SIZE_MB:-256}
+SMALL_FILES=${SMALL_FILES:-1000}
+W=$(mktemp -d "${TMPDIR:-/var/tmp}/ipfskit-bench-gw.XXXXXX")
+MNT="$W/mnt"
+NGINX_PID=""
+cleanup() {
+  "$BIN" unmount "$MNT" >/dev/null 2>&1 || fusermount3 -u -z "$MNT" >/dev/null 2>&1 || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+# Nothing but loopback: no public gateways, no Kubo probe.
+export IPFSKIT_GATEWAYS="" IPFSKIT_KUBO_API=none
+mkdir -p "$MNT" "$W/www/blocks" "$W/small" "$W/nginx/tmp"
+
+# Source content in a repo of its own; its blocks become files named by CID for nginx.
+SRC=(--repo "$W/src-repo" --offline)
+"$BIN" "${SRC[@]}" init >/dev/null
+head -c "$((SIZE_MB << 20))" /dev/urandom > "$W/www/plain.bin"
+for i in $(seq -w 1 "$SMALL_FILES"); do head -c $((1024 + 10#$i * 7)) /dev/urandom > "$W/small/f$i"; done
+BIG=$("$BIN" "${SRC[@]}" add -Q --cid-version 1 "$W/www/plain.bin")
+SMALL=$("$BIN" "${SRC[@]}" add -Qr --cid-version 1 "$W/small")
+cat > "$W/car_split.py" <<'PY'
+# Splits a CARv1 stream (stdin) into <dir>/<cid as base32 CIDv1> files.
+import base64, sys
+out, data = sys.argv[1], sys.stdin.buffer.read()
+def varint(b, i):
+    x = s = 0
+    while True:
+        c = b[i]; i += 1; x |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return x, i
+hlen, pos = varint(data, 0); pos += hlen
+while pos < len(data):
+    slen, p = varint(data, pos); end = p + slen
+    ver, q = varint(data, p)
+    assert ver == 1, "CIDv1 only (add --cid-version 1)"
+    _, q = varint(data, q); _, q = varint(data, q); dlen, q = varint(data, q); q += dlen
+    name = "b" + base64.b32encode(data[p:q]).decode().lower().rstrip("=")
+    open(f"{out}/{name}", "wb").write(data[q:end])
+    pos = end
+PY
+for root in "$BIG" "$SMALL"; do "$BIN" "${SRC[@]}" dag export "$root" | python3 "$W/car_split.py" "$W/www/blocks"; done
+rm -rf "$W/src-repo"
+
+# nginx, as in tests/fakes/nginx.h, with the usual production file-serving settings.
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$W/nginx/nginx.conf" <<EOF
+daemon off; master_process off; worker_processes 1;
+pid $W/nginx/nginx.pid; error_log $W/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
+  fastcgi_temp_path $W/nginx/tmp/fastcgi; uwsgi_temp_path $W/nginx/tmp/uwsgi; scgi_temp_path $W/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$PORT;
+    root $W/www;
+    location ~ ^/ipfs/(?<cid>[A-Za-z0-9]+)\$ { default_type application/vnd.ipld.raw; try_files /blocks/\$cid =404; }
+  }
+}
+EOF
+"$NGINX" -c "$W/nginx/nginx.conf" -p "$W/nginx/" &
+NGINX_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
+URL="http://127.0.0.1:$PORT"
+
+fresh_mount() {  # a fresh, empty repo mounted with the gateway
+  "$BIN" unmount "$MNT" >/dev/null 2>&1 || true
+  rm -rf "$W/repo"
+  "$BIN" --repo "$W/repo" init >/dev/null
+  "$BIN" --repo "$W/repo" mount "$MNT" -o "gateway=$URL"
+}
+mbs() { python3 -c "print(f'{$SIZE_MB/$1:.0f}')"; }
+
+# (a) cold sequential read.
+drop_caches
+curl_s=$(curl -s -o /dev/null -w '%{time_total}' "$URL/plain.bin")
+fresh_mount; drop_caches
+mnt_s=$(seconds dd if="$MNT/ipfs/$BIG" of=/dev/null bs=1M status=none)
+cmp "$MNT/ipfs/$BIG" "$W/www/plain.bin"
+stats_a=$(cat "$MNT/.ipfskit/stats")
+curl_mbs=$(mbs "$curl_s"); mnt_mbs=$(mbs "$mnt_s")
+ratio=$(python3 -c "print(f'{$mnt_mbs/$curl_mbs:.2f}')")
+
+# (b) small files, one at a time by name (no listing first, so each is a gateway fetch).
+fresh_mount; drop_caches
+lat=$(python3 - "$MNT/ipfs/$SMALL" "$SMALL_FILES" <<'PY'
+import sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+w = len(str(n)); ts = []
+for i in range(1, n + 1):
+    t = time.perf_counter()
+    with open(f"{d}/f{i:0{w}d}", "rb") as f: f.read()
+    ts.append((time.perf_counter() - t) * 1000)
+ts.sort()
+print(f"{ts[len(ts)//2]:.2f} {ts[min(len(ts)-1, int(len(ts)*0.99))]:.2f} {sum(ts)/1000:.2f}")
+PY
+)
+read -r med p99 total <<<"$lat"
+stats_b=$(cat "$MNT/.ipfskit/stats")
+fresh_mount; drop_caches
+catall_s=$(seconds sh -c "cat '$MNT/ipfs/$SMALL'/* > /dev/null")
+diff -r "$MNT/ipfs/$SMALL" "$W/small"
+
+fetches() { python3 -c "import json,sys; j=json.loads(sys.argv[1])['sources']; print(j['remote_ok'], j['prefetch']['fetched'])" "$1"; }
+read -r a_ok a_pf <<<"$(fetches "$stats_a")"
+verdict=$(python3 -c "print('met' if $ratio >= 0.5 else 'SHORTFALL')")
+body="$W/section.md"
+{
+  echo "$(machine_line)"
+  echo
+  echo "Measured with \`scripts/bench-gateway.sh\`. nginx (Debian nginx-light, one worker, sendfile on) on"
+  echo "127.0.0.1 serves the blocks as files named by CID at /ipfs/<cid> and the same bytes as one plain file."
+  echo "Each mount is a fresh, empty repo (empty ARC cache) with \`-o gateway=URL\`; the page cache is dropped"
+  echo "before each cold read. Content: CIDv1, raw 256 KiB leaves (\`add --cid-version 1\`)."
+  echo
+  echo "| measure | through the mount | curl of the plain file | ratio | target |"
+  echo "|---|---|---|---|---|"
+  echo "| cold sequential read of ${SIZE_MB} MiB, dd bs=1M (MiB/s) | $mnt_mbs | $curl_mbs | $ratio | ≥ 0.5 ($verdict) |"
+  echo
+  echo "(a) $a_ok blocks came from the gateway, $a_pf of them through the prefetch queue (the mount prefetches 16 leaves = 4 MiB ahead of a sequential reader)."
+  echo
+  echo "| ${SMALL_FILES} small files (1–8 KiB), fresh mount | value |"
+  echo "|---|---|"
+  echo "| open+read one at a time by name, median per file (ms) | $med |"
+  echo "| same, p99 per file (ms) | $p99 |"
+  echo "| same, total (s) | $total |"
+  echo "| \`cat dir/*\` (the listing prefetches the children), total (s) | $catall_s |"
+} > "$body"
+cat "$body"
+update_section "## Remote reads (issue 4)" "$body"
