@@ -57,7 +57,8 @@ void RunAdd(Context& ctx, AddArgs& a) {
     auto r = ctx.OpenRepo();
     if (!r.ok()) return ctx.Fail(r.error());
     repo = *r;
-    writer = repo->NewWriter();
+    // 16 MiB batches: LMDB holds a batch's dirty pages in memory until commit (RSS bound).
+    writer = repo->NewWriter(16 << 20);
   }
   auto emit = [&](const std::string& name, const DagEntry& e) {
     if (a.quieter) return;
