@@ -43,19 +43,12 @@ Result<DagEntry> DagWriter::PutPbNode(const PbNode& node, uint64_t filesize) {
 
 // ---- leaves ----
 
-namespace {
-
-struct LeafBlock {
-  Bytes block;  // empty when the chunk itself is the block (raw leaves)
-  Cid cid;
-};
-
-UnixfsType LeafType(const ImportOptions& o) {
+UnixfsType LeafNodeType(const ImportOptions& o) {
   return o.layout == Layout::kTrickle ? UnixfsType::kRaw : UnixfsType::kFile;
 }
 
-Bytes EncodeLeafNode(ByteView chunk, UnixfsType type, std::optional<uint32_t> mode = std::nullopt,
-                     std::optional<UnixfsMtime> mtime = std::nullopt) {
+Bytes EncodeLeafNode(ByteView chunk, UnixfsType type, std::optional<uint32_t> mode,
+                     std::optional<UnixfsMtime> mtime) {
   UnixfsData d;
   d.type = type;
   if (!chunk.empty()) d.data = Bytes(chunk.begin(), chunk.end());
@@ -67,13 +60,21 @@ Bytes EncodeLeafNode(ByteView chunk, UnixfsType type, std::optional<uint32_t> mo
   return EncodePbNode(n);
 }
 
+
+namespace {
+
+struct LeafBlock {
+  Bytes block;  // empty when the chunk itself is the block (raw leaves)
+  Cid cid;
+};
+
 Result<LeafBlock> MakeLeaf(ByteView chunk, const DagWriter& w) {
   const ImportOptions& o = w.options();
   LeafBlock leaf;
   if (o.raw_leaves) {
     IPFSKIT_ASSIGN_OR_RETURN(leaf.cid, w.CidFor(codec::kRaw, chunk));
   } else {
-    leaf.block = EncodeLeafNode(chunk, LeafType(o));
+    leaf.block = EncodeLeafNode(chunk, LeafNodeType(o));
     IPFSKIT_ASSIGN_OR_RETURN(leaf.cid, w.CidFor(codec::kDagPb, leaf.block));
   }
   return leaf;

@@ -50,6 +50,12 @@ class DagWriter {
   BlockSink* sink_;
 };
 
+// The non-raw leaf the importer writes for `chunk`: a dag-pb UnixFS node of type File
+// (balanced) or Raw (trickle, as Kubo's trickle builder does), with optional metadata.
+UnixfsType LeafNodeType(const ImportOptions& o);
+Bytes EncodeLeafNode(ByteView chunk, UnixfsType type, std::optional<uint32_t> mode = std::nullopt,
+                     std::optional<UnixfsMtime> mtime = std::nullopt);
+
 struct ImportProgress {
   uint64_t bytes = 0;
 };

@@ -23,24 +23,6 @@ uint64_t VarintLen(uint64_t v) {
   return n;
 }
 
-UnixfsType LeafType(const ImportOptions& o) {
-  return o.layout == Layout::kTrickle ? UnixfsType::kRaw : UnixfsType::kFile;
-}
-
-// The leaf the importer writes for `chunk` (importer.cpp MakeLeaf), plus optional metadata.
-Bytes EncodeLeafNode(ByteView chunk, UnixfsType type, std::optional<uint32_t> mode = std::nullopt,
-                     std::optional<UnixfsMtime> mtime = std::nullopt) {
-  UnixfsData d;
-  d.type = type;
-  if (!chunk.empty()) d.data = Bytes(chunk.begin(), chunk.end());
-  d.filesize = chunk.size();
-  d.mode = mode;
-  d.mtime = mtime;
-  PbNode n;
-  n.data = EncodeUnixfs(d);
-  return EncodePbNode(n);
-}
-
 struct EncodedLeaf {
   Bytes block;
   DagEntry entry;
@@ -55,7 +37,7 @@ Result<EncodedLeaf> EncodeLeaf(const ImportOptions& o, Bytes chunk) {
     out.entry = DagEntry{std::move(cid), len, len};
     out.block = std::move(chunk);
   } else {
-    out.block = EncodeLeafNode(chunk, LeafType(o));
+    out.block = EncodeLeafNode(chunk, LeafNodeType(o));
     IPFSKIT_ASSIGN_OR_RETURN(Cid cid, w.CidFor(codec::kDagPb, out.block));
     out.entry = DagEntry{std::move(cid), out.block.size(), len};
   }
@@ -83,7 +65,7 @@ class LeafCollector {
     IPFSKIT_ASSIGN_OR_RETURN(UnixfsData d, DecodeUnixfs(*node.data));
     if (node.links.empty()) {
       // A one-leaf file is its own root: it must be a plain leaf, without metadata.
-      if (o_.raw_leaves || !LeafCidOk(root) || d.type != LeafType(o_) || d.mode || d.mtime ||
+      if (o_.raw_leaves || !LeafCidOk(root) || d.type != LeafNodeType(o_) || d.mode || d.mtime ||
           d.FileSize() != size || size > o_.chunk_size || b.size() != LeafTsize(size))
         return false;
       out_.push_back(DagEntry{root, b.size(), size});
@@ -152,7 +134,7 @@ class LeafCollector {
       IPFSKIT_ASSIGN_OR_RETURN(PbNode n, DecodePbNode(b.data()));
       if (!n.links.empty() || !n.data) return false;
       IPFSKIT_ASSIGN_OR_RETURN(UnixfsData d, DecodeUnixfs(*n.data));
-      if (d.type != LeafType(o_) || d.mode || d.mtime) return false;
+      if (d.type != LeafNodeType(o_) || d.mode || d.mtime) return false;
     }
     return true;
   }
