@@ -38,7 +38,8 @@ bool IsGenericMountOption(std::string_view o) {
 
 bool StaleMount(const std::string& mp) {
   struct stat st;
-  return ::stat(mp.c_str(), &st) != 0 && errno == ENOTCONN;
+  // A killed daemon leaves an endpoint that fails with ECONNABORTED, later ENOTCONN.
+  return ::stat(mp.c_str(), &st) != 0 && (errno == ENOTCONN || errno == ECONNABORTED);
 }
 
 Status DetachStale(const std::string& mp) {
