@@ -124,3 +124,25 @@ TEST(Importer, SymlinkTreeMatchesKuboFixture) {
 
 }  // namespace
 }  // namespace ipfskit
+
+namespace ipfskit {
+namespace {
+
+TEST(Importer, FastLeafEncoderMatchesTheGenericOne) {
+  // The one-copy leaf encoder must produce the bytes of the field-by-field encoder.
+  for (size_t n : {size_t{0}, size_t{1}, size_t{127}, size_t{128}, size_t{16383}, size_t{16384}, size_t{262144}}) {
+    Bytes chunk(n, 0x5a);
+    for (UnixfsType t : {UnixfsType::kFile, UnixfsType::kRaw}) {
+      UnixfsData d;
+      d.type = t;
+      if (n) d.data = chunk;
+      d.filesize = n;
+      PbNode node;
+      node.data = EncodeUnixfs(d);
+      EXPECT_EQ(EncodeLeafNode(chunk, t), EncodePbNode(node)) << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ipfskit
