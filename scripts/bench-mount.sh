@@ -30,8 +30,14 @@ dd_mbs() {  # file -> MiB/s
     /copied/{ n=split($0,a,","); s=a[n-1]; gsub(/ s/,"",s); print s }' | {
       read -r secs; python3 -c "print(f'{$SIZE_MB/$secs:.0f}')"; }
 }
-drop_caches; cold_plain=$(dd_mbs "$W/plain")
-drop_caches; cold_mnt=$(dd_mbs "$F")
+# Alternate the order (plain, mount, mount, plain) so disk drift hits both sides alike.
+avg() { python3 -c "print(f'{($1+$2)/2:.0f}')"; }
+drop_caches; p1=$(dd_mbs "$W/plain")
+drop_caches; m1=$(dd_mbs "$F")
+"$BIN" unmount "$MNT"; "$BIN" --offline mount "$MNT"   # a fresh daemon: no LMDB pages mapped
+drop_caches; m2=$(dd_mbs "$F")
+drop_caches; p2=$(dd_mbs "$W/plain")
+cold_plain=$(avg "$p1" "$p2"); cold_mnt=$(avg "$m1" "$m2")
 dd_mbs "$W/plain" >/dev/null; warm_plain=$(dd_mbs "$W/plain")
 dd_mbs "$F" >/dev/null; warm_mnt=$(dd_mbs "$F")
 
@@ -44,8 +50,8 @@ drop_caches; fio_plain=$(fio_iops "$W/plain")
 drop_caches; fio_mnt=$(fio_iops "$F")
 
 "$BIN" unmount "$MNT"; drop_caches; "$BIN" --offline mount "$MNT"
-ls_s=$(seconds ls -l "$MNT/ipfs/$WIDE" > /dev/null)
-ls_warm=$(seconds ls -l "$MNT/ipfs/$WIDE" > /dev/null)
+ls_s=$(seconds sh -c "ls -l '$MNT/ipfs/$WIDE' > /dev/null")
+ls_warm=$(seconds sh -c "ls -l '$MNT/ipfs/$WIDE' > /dev/null")
 n_entries=$(ls "$MNT/ipfs/$WIDE" | wc -l)
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
@@ -57,11 +63,16 @@ body="$W/section.md"
   echo
   echo "| measure | through the mount | plain file | ratio | target |"
   echo "|---|---|---|---|---|"
-  echo "| cold sequential read, dd bs=1M, page cache dropped (MiB/s) | $cold_mnt | $cold_plain | $(ratio "$cold_mnt" "$cold_plain") | ≥ 0.5 |"
+  echo "| cold sequential read, dd bs=1M, page cache dropped, mean of 2 (MiB/s) | $cold_mnt ($m1, $m2) | $cold_plain ($p1, $p2) | $(ratio "$cold_mnt" "$cold_plain") | ≥ 0.5 |"
   echo "| warm re-read (MiB/s) | $warm_mnt | $warm_plain | $(ratio "$warm_mnt" "$warm_plain") | ≥ 0.9 |"
   echo "| 4 KiB random reads, fio 4 jobs, ${FIO_SECONDS} s, cold start (IOPS) | $fio_mnt | $fio_plain | $(ratio "$fio_mnt" "$fio_plain") | ≥ 0.25 |"
   echo "| ls -l of a ${n_entries}-entry HAMT directory, fresh mount, cold cache (s) | $ls_s | | | < 1 s |"
   echo "| same, second run (s) | $ls_warm | | | |"
+  echo
+  echo "Reading: the warm re-read never reaches ipfskit (keep_cache: the kernel serves it from the FUSE file's page"
+  echo "cache; \`.ipfskit/stats\` shows no new reads), so its shortfall against the plain file is the kernel's FUSE"
+  echo "page-cache path on this kernel, which we have not found a way around; the two runs of this script gave 0.33 and"
+  echo "1.11. Cold figures move with the virtual disk (the plain file alone ranged 406–1800 MiB/s in this session)."
 } > "$body"
 cat "$body"
 update_section "## Mount reads (issue 3)" "$body"
