@@ -24,6 +24,14 @@ Result<Bytes> ReadAllInput(const std::string& path) {
   data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   return data;
 }
+// Resolves a CID[/path] argument and fetches its block from the repo or the sources.
+Result<std::pair<Cid, Block>> FetchBlock(Context& ctx, const std::string& text) {
+  IPFSKIT_ASSIGN_OR_RETURN(Cid cid, ResolveIpfsPath(ctx, text));
+  IPFSKIT_ASSIGN_OR_RETURN(auto blocks, ctx.Blocks());
+  IPFSKIT_ASSIGN_OR_RETURN(Block blk, blocks->Get(cid));
+  return std::make_pair(std::move(cid), std::move(blk));
+}
+
 }  // namespace
 
 void RegisterInitCommand(CLI::App& app, Context& ctx) {
@@ -50,13 +58,10 @@ void RegisterBlockCommands(CLI::App& app, Context& ctx) {
     auto* get = block->add_subcommand("get", "Write the raw bytes of a block to standard output.");
     get->add_option("cid", *cid_text)->required();
     get->callback([&ctx, cid_text] {
-      auto cid = ResolveIpfsPath(ctx, *cid_text);
-      if (!cid.ok()) return ctx.Fail(cid.error());
-      auto b = ctx.Blocks();
-      if (!b.ok()) return ctx.Fail(b.error());
-      auto blk = (*b)->Get(*cid);
-      if (!blk.ok()) return ctx.Fail(blk.error());
-      std::cout.write(reinterpret_cast<const char*>(blk->data().data()), blk->size());
+      auto got = FetchBlock(ctx, *cid_text);
+      if (!got.ok()) return ctx.Fail(got.error());
+      auto& [cid, blk] = *got;
+      std::cout.write(reinterpret_cast<const char*>(blk.data().data()), blk.size());
     });
   }
   {
@@ -112,16 +117,13 @@ void RegisterBlockCommands(CLI::App& app, Context& ctx) {
     auto* stat = block->add_subcommand("stat", "Print the size of a block: Key and Size.");
     stat->add_option("cid", *cid_text)->required();
     stat->callback([&ctx, cid_text] {
-      auto cid = ResolveIpfsPath(ctx, *cid_text);
-      if (!cid.ok()) return ctx.Fail(cid.error());
-      auto b = ctx.Blocks();
-      if (!b.ok()) return ctx.Fail(b.error());
-      auto blk = (*b)->Get(*cid);
-      if (!blk.ok()) return ctx.Fail(blk.error());
+      auto got = FetchBlock(ctx, *cid_text);
+      if (!got.ok()) return ctx.Fail(got.error());
+      auto& [cid, blk] = *got;
       if (ctx.global.json)
-        std::cout << nlohmann::json{{"Key", cid->ToString()}, {"Size", blk->size()}}.dump() << "\n";
+        std::cout << nlohmann::json{{"Key", cid.ToString()}, {"Size", blk.size()}}.dump() << "\n";
       else
-        std::cout << "Key: " << cid->ToString() << "\nSize: " << blk->size() << "\n";
+        std::cout << "Key: " << cid.ToString() << "\nSize: " << blk.size() << "\n";
     });
   }
 }
