@@ -90,23 +90,3 @@ Result<PbNode> DecodePbNode(ByteView in) {
 
 }  // namespace ipfskit
 
-#include "core/codec/dagcbor.h"
-
-namespace ipfskit {
-
-Result<std::vector<Cid>> BlockLinks(const Cid& cid, ByteView data) {
-  std::vector<Cid> out;
-  switch (cid.codec()) {
-    case codec::kDagPb: {
-      IPFSKIT_ASSIGN_OR_RETURN(PbNode n, DecodePbNode(data));
-      for (auto& l : n.links) out.push_back(std::move(l.hash));
-      return out;
-    }
-    case codec::kDagCbor:
-      return DagCborLinks(data);
-    default:
-      return out;  // raw, dag-json (links not followed), others: leaves
-  }
-}
-
-}  // namespace ipfskit

@@ -29,7 +29,4 @@ Result<PbNode> DecodePbNode(ByteView block);
 // Encoded size of one link inside a PBNode (tag + length + body): the HAMT "block" estimate.
 size_t PbLinkEncodedSize(const PbLink& link);
 
-// The CIDs a block links to: dag-pb links, or tag-42 links of dag-cbor. Raw has none.
-Result<std::vector<Cid>> BlockLinks(const Cid& cid, ByteView data);
-
 }  // namespace ipfskit

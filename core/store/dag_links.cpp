@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/codec/dagcbor.h"
 #include "core/codec/dagpb.h"
 
 namespace ipfskit {
@@ -70,7 +71,15 @@ class DagJsonLinkFinder : public nlohmann::json_sax<nlohmann::json> {
 }  // namespace
 
 Result<std::vector<Cid>> DagLinks(const Cid& cid, ByteView data) {
-  if (cid.codec() != codec::kDagJson) return BlockLinks(cid, data);
+  if (cid.codec() == codec::kDagPb) {
+    IPFSKIT_ASSIGN_OR_RETURN(PbNode n, DecodePbNode(data));
+    std::vector<Cid> out;
+    out.reserve(n.links.size());
+    for (auto& l : n.links) out.push_back(std::move(l.hash));
+    return out;
+  }
+  if (cid.codec() == codec::kDagCbor) return DagCborLinks(data);
+  if (cid.codec() != codec::kDagJson) return std::vector<Cid>{};  // raw and others: leaves
   DagJsonLinkFinder finder;
   bool ok = nlohmann::json::sax_parse(data.begin(), data.end(), &finder);
   if (!ok) return MakeError(Errc::kMalformed, "malformed dag-json block " + cid.ToString() + ": " + finder.error);

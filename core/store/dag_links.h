@@ -1,5 +1,5 @@
 // The links a block holds, for walking DAGs (GC marking, completeness checks, CAR export).
-// BlockLinks (dag-pb, dag-cbor) plus dag-json links ({"/": "<cid>"}), which Kubo follows too.
+// dag-pb links, dag-cbor tag-42 links and dag-json links ({"/": "<cid>"}), as Kubo follows them.
 #pragma once
 
 #include <vector>
