@@ -12,7 +12,7 @@ PKGS=(
   libfuse3-dev fuse3
   libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils libtbb-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libutf8proc-dev libcbor-dev
-  nginx-light sqlite3 rsync fio psmisc attr
+  nginx-light sqlite3 rsync fio psmisc procps attr xxd time util-linux
   nodejs npm
   python3 python3-torch python3-numpy libopenblas0-pthread libopenblas-dev libdnnl-dev
 )
