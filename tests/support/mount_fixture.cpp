@@ -47,7 +47,11 @@ void MountFixture::SetUp() {
 }
 
 void MountFixture::TearDown() {
-  if (Mounted()) Sh("fusermount3 -u -z '" + mnt_ + "' || umount -l '" + mnt_ + "'");
+  // A daemon still starting can mount after a first check: look again a few times.
+  for (int i = 0; i < 5 && Mounted(); ++i) {
+    Sh("fusermount3 -u -z '" + mnt_ + "' || umount -l '" + mnt_ + "'");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   std::error_code ec;
   std::filesystem::remove_all(tmp_, ec);
 }
