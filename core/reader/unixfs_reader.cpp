@@ -208,31 +208,48 @@ Status UnixfsReader::ReadRec(const Cid& cid, uint64_t node_off, uint64_t offset,
   IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, cid));
   if (n.data.type != UnixfsType::kFile && n.data.type != UnixfsType::kRaw)
     return MakeError(Errc::kMalformed, cid.ToString() + ": not a file node inside a file DAG");
+  return ReadNode(cid, n.node, n.data, node_off, offset, out, depth, leaves);
+}
+
+Status UnixfsReader::ReadNode(const Cid& cid, const PbNode& node, const UnixfsData& data, uint64_t node_off,
+                              uint64_t offset, std::span<uint8_t> out, int depth, std::vector<Cid>* leaves) {
   uint64_t pos = node_off;
-  if (n.data.data) {
-    const Bytes& d = *n.data.data;
+  if (data.data) {
+    const Bytes& d = *data.data;
     uint64_t begin = std::max(offset, pos), end = std::min(offset + out.size(), pos + d.size());
     if (begin < end && !leaves) std::memcpy(out.data() + (begin - offset), d.data() + (begin - pos), end - begin);
-    if (leaves && n.node.links.empty() && begin < end) leaves->push_back(cid);
+    if (leaves && node.links.empty() && begin < end) leaves->push_back(cid);
     pos += d.size();
   }
-  if (!n.node.links.empty() && n.data.blocksizes.size() != n.node.links.size())
+  if (!node.links.empty() && data.blocksizes.size() != node.links.size())
     return MakeError(Errc::kMalformed, cid.ToString() + ": blocksizes do not match links");
   const uint64_t want_end = offset + out.size();
-  for (size_t i = 0; i < n.node.links.size() && pos < want_end; ++i) {
-    uint64_t sz = n.data.blocksizes[i];
-    if (pos + sz > offset) IPFSKIT_TRY_STATUS(ReadRec(n.node.links[i].hash, pos, offset, out, depth + 1, leaves));
+  for (size_t i = 0; i < node.links.size() && pos < want_end; ++i) {
+    uint64_t sz = data.blocksizes[i];
+    if (pos + sz > offset) IPFSKIT_TRY_STATUS(ReadRec(node.links[i].hash, pos, offset, out, depth + 1, leaves));
     pos += sz;
   }
   return Status::Ok();
 }
 
 Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<uint8_t> out) {
-  IPFSKIT_ASSIGN_OR_RETURN(NodeInfo info, Stat(file));
-  if (info.kind != NodeKind::kFile) return MakeError(Errc::kIsDir, file.ToString() + " is not a file");
-  if (offset >= info.size) return size_t{0};
-  size_t n = std::min<uint64_t>(out.size(), info.size - offset);
-  IPFSKIT_TRY_STATUS(ReadRec(file, 0, offset, out.subspan(0, n), 0, nullptr));
+  // Every read of the mount comes through here: fetch and decode the root block once.
+  if (file.codec() != codec::kDagPb) {
+    IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, file));
+    if (offset >= b.size()) return size_t{0};
+    size_t n = std::min<uint64_t>(out.size(), b.size() - offset);
+    std::memcpy(out.data(), b.data().data() + offset, n);
+    return n;
+  }
+  IPFSKIT_ASSIGN_OR_RETURN(Decoded root, DecodeUnixfsNode(*blocks_, file));
+  if (root.data.type == UnixfsType::kMetadata)
+    return MakeError(Errc::kUnsupported, file.ToString() + ": UnixFS Metadata nodes are not supported");
+  if (root.data.type != UnixfsType::kFile && root.data.type != UnixfsType::kRaw)
+    return MakeError(Errc::kIsDir, file.ToString() + " is not a file");
+  const uint64_t size = root.data.FileSize();
+  if (offset >= size) return size_t{0};
+  size_t n = std::min<uint64_t>(out.size(), size - offset);
+  IPFSKIT_TRY_STATUS(ReadNode(file, root.node, root.data, 0, offset, out.subspan(0, n), 0, nullptr));
   return n;
 }
 

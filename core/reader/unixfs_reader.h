@@ -58,6 +58,9 @@ class UnixfsReader {
  private:
   Status ReadRec(const Cid& cid, uint64_t node_off, uint64_t offset, std::span<uint8_t> out, int depth,
                  std::vector<Cid>* leaves_only);
+  // The part of ReadRec after the node at `cid` is decoded.
+  Status ReadNode(const Cid& cid, const PbNode& node, const UnixfsData& data, uint64_t node_off, uint64_t offset,
+                  std::span<uint8_t> out, int depth, std::vector<Cid>* leaves_only);
   Result<DirEntry> HamtLookup(const Cid& shard, const PbNode& node, const UnixfsData& d,
                               std::string_view name, uint64_t hash, int level);
   Status HamtList(const PbNode& node, const UnixfsData& d, std::vector<DirEntry>& out, int depth);
