@@ -71,7 +71,7 @@ body="$W/section.md"
   echo
   echo "Reading: the warm re-read never reaches ipfskit (keep_cache: the kernel serves it from the FUSE file's page"
   echo "cache; \`.ipfskit/stats\` shows no new reads), so its shortfall against the plain file is the kernel's FUSE"
-  echo "page-cache path on this kernel, which we have not found a way around; the two runs of this script gave 0.33 and"
+  echo "page-cache path on this kernel, which we have not found a way around; runs in this session gave 0.32 to"
   echo "1.11. Cold figures move with the virtual disk (the plain file alone ranged 406–1800 MiB/s in this session)."
 } > "$body"
 cat "$body"
