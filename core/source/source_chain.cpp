@@ -171,7 +171,8 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
     ~Release() { s.release(); }
   } release{slots_};
   // Another fetch may have finished (and cached it) between our miss and taking the lead.
-  if (cache_) {
+  // Probe with Has so this second look is not counted as a second cache miss.
+  if (cache_ && cache_->Has(cid)) {
     auto r = cache_->Get(cid);
     if (r.ok()) return r;
   }
