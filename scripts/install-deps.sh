@@ -15,6 +15,12 @@ PKGS=(
   nginx-light sqlite3 rsync fio psmisc procps attr xxd time util-linux
   nodejs npm
   python3 python3-torch python3-numpy libopenblas0-pthread libopenblas-dev libdnnl-dev
+  # libdnnl-dev's CMake config needs OpenCL, which it only recommends.
+  ocl-icd-opencl-dev opencl-c-headers
+  libspdlog-dev libsystemd-dev
+  # man pages, completion, packages and their checks
+  help2man man-db bash-completion dpkg-dev rpm lintian systemd
+  ca-certificates
 )
 
 missing=()
