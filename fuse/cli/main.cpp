@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   RegisterCacheCommands(app, ctx);
   RegisterInferCommand(app, ctx);
   RegisterFilesCommands(app, ctx);
+  RegisterHelpCommands(app, ctx);
 
   // mount(8) runs `ipfskit SOURCE MOUNTPOINT -o OPTS` for `mount -t fuse.ipfskit` and fstab
   // lines; turn that into `ipfskit mount MOUNTPOINT -o OPTS`.
