@@ -1,5 +1,7 @@
 #include "fuse/inode_table.h"
 
+#include "core/util/log.h"
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -24,8 +26,8 @@ void InodeTable::Forget(uint64_t ino, uint64_t n) {
   auto it = s.map.find(ino);
   if (it == s.map.end()) return;  // pinned static nodes forgotten after unmount races
   if (it->second.nlookup < n && !it->second.pinned) {
-    std::fprintf(stderr, "ipfskit: forget of inode %llu below zero (%llu < %llu)\n", (unsigned long long)ino,
-                 (unsigned long long)it->second.nlookup, (unsigned long long)n);
+    spdlog::critical("forget of inode {} below zero ({} < {})", ino, it->second.nlookup, n);
+    log::FlushLog();
     std::abort();
   }
   it->second.nlookup -= std::min(n, it->second.nlookup);

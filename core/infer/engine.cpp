@@ -1,4 +1,5 @@
 #include "core/infer/engine.h"
+#include "core/util/log.h"
 
 #include <tbb/parallel_for.h>
 
@@ -96,6 +97,7 @@ Result<std::shared_ptr<InferenceEngine::Model>> InferenceEngine::Acquire(const s
     // Not cached: the folder may be fixed or become reachable; the next lookup retries.
     Error e = loaded.ok() ? runner.error() : loaded.error();
     e.message = "model " + key + ": " + e.message;
+    spdlog::warn("infer: cannot load {}", e.message);
     m->state = Model::State::kFailed;
     m->error = e;
     models_.erase(key);

@@ -1,5 +1,6 @@
 // MfsTree: directories, names, commit and reload. File contents are in mfs_file.cpp.
 #include "core/mfs/mfs_tree.h"
+#include "core/util/log.h"
 
 #include <cstdio>
 
@@ -613,7 +614,7 @@ void MfsTree::BackgroundLoop(std::chrono::milliseconds interval) {
       if (!r.ok()) st = r.error();
     }
     if (!st.ok() && st.error().message != last_reported) {
-      std::fprintf(stderr, "ipfskit: mfs: %s\n", st.error().message.c_str());
+      spdlog::error("/mfs: background commit failed: {}", st.error().message);
       last_reported = st.error().message;
     }
   }

@@ -1,4 +1,5 @@
 #include "core/source/source_chain.h"
+#include "core/util/log.h"
 
 #include <algorithm>
 #include <atomic>
@@ -219,12 +220,17 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
   if (out_of_time || SteadyClock::now() >= deadline) {
     c_->deadline_exceeded.fetch_add(1);
     c_->failed.fetch_add(1);
-    return MakeError(Errc::kTimeout, "fetching " + cid.ToString() + " ran past the overall timeout" +
-                                         (attempts.empty() ? std::string() : ": " + attempts));
+    Error e = MakeError(Errc::kTimeout, "fetching " + cid.ToString() + " ran past the overall timeout" +
+                                            (attempts.empty() ? std::string() : ": " + attempts));
+    spdlog::warn("sources: {}", e.message);
+    return e;
   }
   c_->failed.fetch_add(1);
   if (!last) return MakeError(Errc::kNotFound, "no source to ask for " + cid.ToString());
-  return MakeError(last->code, "every source failed for " + cid.ToString() + ": " + attempts);
+  Error e = MakeError(last->code, "every source failed for " + cid.ToString() + ": " + attempts);
+  // Not-found answers are values (debug only); a read that fails with EIO leaves a warning.
+  spdlog::warn("sources: {}", e.message);
+  return e;
 }
 
 void SourceChain::Prefetch(std::span<const Cid> cids) {

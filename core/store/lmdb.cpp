@@ -1,5 +1,7 @@
 #include "core/store/lmdb.h"
 
+#include "core/util/log.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -9,10 +11,10 @@ namespace ipfskit::lmdb {
 
 void CheckFatal(int rc, std::string_view context) {
   if (rc != MDB_CORRUPTED && rc != MDB_PANIC) return;
-  std::fprintf(stderr,
-               "ipfskit: fatal: LMDB reports %s during %.*s; stopping to avoid further damage. "
-               "Back up the repo directory and check the disk.\n",
-               mdb_strerror(rc), static_cast<int>(context.size()), context.data());
+  spdlog::critical("fatal: LMDB reports {} during {}; stopping to avoid further damage. "
+                   "Back up the repo directory and check the disk.",
+                   mdb_strerror(rc), context);
+  log::FlushLog();
   std::abort();
 }
 

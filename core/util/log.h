@@ -1,0 +1,42 @@
+// One logging path for the daemon, the CLI and core/: spdlog's default logger.
+//
+// Contract:
+// - Log through spdlog's free functions (spdlog::error, warn, info, debug) after including
+//   this header. They are thread-safe: every sink InitLogging installs is an _mt sink.
+// - Before InitLogging the default logger is spdlog's own (colour stderr, level info), which
+//   is what the CLI and the tests see.
+// - InitLogging replaces the default logger. Call it once, from the thread that starts the
+//   mount, before any worker thread exists; it is not safe against concurrent logging.
+// - A daemonised mount logs to syslog (journald picks it up), a foreground one to stderr,
+//   `-o log=FILE` to FILE (appended). Startup errors that stop the mount are reported to the
+//   user by the CLI as one `Error:` line; the logger gets them too when it is not stderr.
+// - core/ may use this header: it knows nothing about FUSE.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+
+namespace ipfskit::log {
+
+enum class Target { kStderr, kSyslog, kFile };
+
+struct LogOptions {
+  Target target = Target::kStderr;
+  std::string file;  // for kFile
+  spdlog::level::level_enum level = spdlog::level::info;
+};
+
+// Fails (kIo) when the log file cannot be opened; the previous logger stays in place.
+Status InitLogging(const LogOptions& options);
+
+// "trace", "debug", "info", "warn"/"warning", "error", "critical", "off".
+Result<spdlog::level::level_enum> ParseLevel(std::string_view name);
+
+// Flushes every sink; call before _exit or abort so the last lines are not lost.
+void FlushLog();
+
+}  // namespace ipfskit::log
