@@ -10,7 +10,7 @@ struct stat MakeStat(uint64_t ino, mode_t mode, uint64_t size, Owner owner, time
   struct stat st;
   std::memset(&st, 0, sizeof st);
   st.st_ino = ino;
-  st.st_mode = mode;
+  st.st_mode = mode & ~(owner.umask & 0777);
   // Directories report 1 link: tools then make no assumption about subdirectory counts.
   st.st_nlink = 1;
   st.st_uid = owner.uid;

@@ -8,9 +8,13 @@
 
 namespace ipfskit::fs {
 
+// What every node of a mount reports as owner (-o uid=, gid=) and which permission bits it
+// clears from every mode it reports (-o umask=). Applied in MakeStat, the one place nodes
+// build their attributes.
 struct Owner {
   uid_t uid = 0;
   gid_t gid = 0;
+  mode_t umask = 0;
 };
 
 class StaticDir : public Node {

@@ -22,11 +22,20 @@ void RegisterMountCommands(CLI::App& app, Context& ctx) {
         "  timeout=SECS    give EIO when no source delivers a block in this time (default 60)\n"
         "  mfs_profile=NAME        import profile for files written in /mfs (default unixfs-v0-2015)\n"
         "  mfs_store_mode, mfs_store_mtime   keep chmod/utimens in /mfs as UnixFS 1.5 metadata\n"
+        "  uid=N, gid=N    owner every file reports (default: the mounting user)\n"
+        "  umask=OCTAL     permission bits cleared from every reported mode (e.g. 022, 077)\n"
+        "  default_permissions  let the kernel check the reported modes. Off unless asked, or with\n"
+        "                  allow_other, which turns it on (ipfskit itself checks no modes)\n"
+        "  log=FILE        log to FILE (default: syslog when daemonised, stderr with -f)\n"
+        "  debug           log at debug level (-d is libfuse's request trace); log_level=LEVEL\n"
         "Other -o options go to libfuse. Also: mount -t fuse.ipfskit ipfskit DIR -o repo=...\n"
+        "Without -f the command returns once the mount answers, or prints the error that stopped\n"
+        "it and exits non-zero. Under systemd use Type=notify with 'ipfskit mount -f DIR': READY=1 is\n"
+        "sent once the mount answers, STOPPING=1 when it ends.\n"
         "Unmount with 'ipfskit unmount DIR' (or fusermount3 -u DIR); SIGINT/SIGTERM also unmount.");
     cmd->add_option("mountpoint", o->mountpoint, "Directory to mount on")->required();
     cmd->add_flag("-f,--foreground", o->foreground, "Stay in the foreground");
-    cmd->add_flag("-d,--debug", o->debug, "Print every FUSE request (implies -f)");
+    cmd->add_flag("-d,--debug", o->debug, "Print every FUSE request (libfuse's trace; implies -f)");
     cmd->add_option("-o", *opts, "Mount options");
     cmd->callback([&ctx, o, opts] {
       for (const auto& s : *opts) {
