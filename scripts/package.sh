@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Builds the deb and rpm packages into build/ (ipfskit_<version>_<arch>.deb, ipfskit-<version>.rpm).
+# Builds the packages into build/ (or $IPFSKIT_BUILD_DIR): ipfskit_<version>_amd64.deb and
+# ipfskit-<version>-1.x86_64.rpm, plus ipfskit-cuda_* when the build has the CUDA plugin.
+# Extra arguments go to cmake (e.g. -DIPFSKIT_CUDA=OFF). Check them with
+# scripts/check-packages.sh BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-need=()
-command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
-command -v rpmbuild >/dev/null || need+=(rpm)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-scripts/build.sh
+scripts/build.sh "$@"
 cd "${IPFSKIT_BUILD_DIR:-build}"
+rm -f ./ipfskit*.deb ./ipfskit*.rpm
 cpack -G DEB
 cpack -G RPM
 ls -l ./*.deb ./*.rpm

@@ -1,0 +1,4 @@
+# Stops the system mount before its binary is removed (erase, not upgrade).
+if [ "$1" -eq 0 ] && [ -d /run/systemd/system ]; then
+  systemctl stop ipfskit.service >/dev/null 2>&1 || :
+fi
