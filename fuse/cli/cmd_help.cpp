@@ -1,7 +1,7 @@
 // help-config, and the hidden help-all and completion: text generated from the command tree and
 // the config defaults, so the packaged man pages and bash completion cannot drift from the CLI.
 // packaging/man/gen-man.sh turns help-config into ipfskit.conf(5) and help-all into the
-// COMMANDS section of ipfskit(1); packaging/CMakeLists.txt runs `completion bash`.
+// COMMANDS section of ipfskit(1); packaging/install.cmake runs `completion bash`.
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -44,13 +44,17 @@ constexpr KeyDoc kKeyDocs[] = {
     {"net.overall_timeout_ms",
      "Limit on getting one block over all sources and retries; then the read fails with EIO. "
      "mount -o timeout=SECS sets it for a mount."},
-    {"net.low_speed_bytes", "A transfer slower than this many bytes/s ..."},
-    {"net.low_speed_seconds", "... for this many seconds is aborted and the next source tried."},
+    {"net.low_speed_bytes",
+     "A transfer slower than this many bytes/s for net.low_speed_seconds is aborted and the next "
+     "source tried."},
+    {"net.low_speed_seconds", "See net.low_speed_bytes."},
     {"net.max_rounds", "Passes over the source list before a block is given up."},
-    {"net.retry_base_ms", "Wait before the second pass; doubles each pass ..."},
-    {"net.retry_max_ms", "... up to this."},
-    {"net.backoff_base_ms", "A source that failed is skipped for this long; doubles on each failure ..."},
-    {"net.backoff_max_ms", "... up to this."},
+    {"net.retry_base_ms", "Wait before the second pass, doubling each pass up to net.retry_max_ms."},
+    {"net.retry_max_ms", "Longest wait between passes."},
+    {"net.backoff_base_ms",
+     "A source that failed is skipped for this long, doubling on each further failure up to "
+     "net.backoff_max_ms."},
+    {"net.backoff_max_ms", "Longest time a failing source is skipped."},
     {"net.max_inflight", "Blocks fetched from the network at the same time (positive)."},
     {"net.max_connections", "HTTP connections kept open in all."},
     {"net.max_host_connections", "HTTP connections to one host."},
@@ -82,7 +86,9 @@ void PrintWrapped(std::ostream& os, const std::string& text, size_t indent) {
   if (!line.empty()) os << std::string(indent, ' ') << line << "\n";
 }
 
-// The text of ipfskit.conf(5). Headings end in ':' at column 0 (help2man makes them sections).
+// The text of ipfskit.conf(5); gen-man.sh makes a heading (column 0, ending in ':') a section,
+// a "Keys:" item (2 spaces) a tagged paragraph with its text (6 spaces), other indented lines
+// verbatim blocks.
 int PrintConfigHelp() {
   std::ostream& os = std::cout;
   std::vector<std::pair<std::string, json>> keys;
@@ -95,8 +101,7 @@ int PrintConfigHelp() {
       return 1;
     }
   }
-  os << "Usage: /etc/ipfskit/config.json, $IPFSKIT_PATH/config.json\n"
-        "The configuration of ipfskit(1): where blocks come from and how much to cache. Both files\n"
+  os << "The configuration of ipfskit(1): where blocks come from and how much to cache. Both files\n"
         "are optional JSON objects in which every key is optional; // comments are allowed.\n"
         "\n"
         "Precedence:\n"
@@ -126,7 +131,8 @@ int PrintConfigHelp() {
                    "unloaded beyond it.", 6);
   os << "  infer.max_job_bytes (default " << limits.max_job_bytes << ")\n";
   PrintWrapped(os, "Largest input of one /infer job (all its lines together).", 6);
-  os << "  Other keys are kept as they are and ignored.\n"
+  os << "\n"
+        "Other keys are kept as they are and ignored.\n"
         "\n"
         "Environment:\n"
         "  IPFSKIT_PATH             the repo directory, whose config.json is layer 3\n"
@@ -162,7 +168,7 @@ std::vector<CLI::App*> Children(CLI::App* app, bool hidden) {
 void PrintAllHelp(CLI::App* app, const std::string& path) {
   for (CLI::App* sub : Children(app, false)) {
     std::string name = path + " " + sub->get_name();
-    std::cout << "### " << name << "\n" << sub->help(name) << "\n";
+    std::cout << "### " << name << "\n" << sub->help(path) << "\n";  // help() appends the name
     PrintAllHelp(sub, name);
   }
 }
