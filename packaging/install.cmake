@@ -63,3 +63,10 @@ install(FILES ${IPFSKIT_PKG_DIR}/changelog.gz DESTINATION share/doc/ipfskit COMP
 
 install(FILES ${IPFSKIT_PKG_SRC}/config.json DESTINATION /etc/ipfskit COMPONENT main
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+
+# ipfskit-cuda needs its own copyright and changelog (Debian policy); only when accel/ built the
+# plugin, or an install() here would create the component and an empty package.
+if(TARGET ipfskit_cuda)
+  install(FILES ${IPFSKIT_PKG_SRC}/copyright ${IPFSKIT_PKG_DIR}/changelog.gz
+          DESTINATION share/doc/ipfskit-cuda COMPONENT cuda)
+endif()

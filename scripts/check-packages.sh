@@ -107,6 +107,9 @@ for pkg in ipfskit-cuda_"${version}"_amd64.deb; do
   dpkg-deb -f "$pkg" Depends | grep -qx "ipfskit (= $version)" && ok "$pkg depends on ipfskit (= $version)" \
     || bad "$pkg Depends: $(dpkg-deb -f "$pkg" Depends)"
   rpm -qpR ipfskit-cuda-"${version}"-*.rpm | grep -q 'libcudart' && bad "ipfskit-cuda rpm requires libcudart"
+  lintian --tag-display-limit 0 "$pkg" > "$tmp/lintian-cuda" 2>&1 || true
+  grep '^[EW]:' "$tmp/lintian-cuda" || true
+  if grep -q '^E:' "$tmp/lintian-cuda"; then bad "lintian errors in $pkg"; else ok "lintian $pkg: no errors"; fi
 done
 
 [ $fail = 0 ] && echo "packages OK" || echo "packages: FAILED" >&2
