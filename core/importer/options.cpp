@@ -51,6 +51,11 @@ Result<ImportOptions> ResolveImportOptions(const ImportFlags& f) {
   }
   if (f.chunker) {
     std::string_view c = *f.chunker;
+    // Content-defined chunkers are refused rather than approximated: a CID that differs from
+    // Kubo's for the same flags would be worse than an error.
+    if (c.substr(0, 5) == "rabin" || c.substr(0, 7) == "buzhash")
+      return MakeError(Errc::kUnsupported, "chunker '" + *f.chunker +
+                                               "' is not supported (its CIDs are not verified to match Kubo's); use size-N");
     if (c.substr(0, 5) != "size-")
       return MakeError(Errc::kInvalidArgument, "unsupported chunker '" + *f.chunker + "' (use size-N)");
     size_t n = 0;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/importer/importer.h"
+#include "core/multiformats/multibase.h"
 #include "fuse/cli/cli.h"
 
 namespace ipfskit::cli {
@@ -15,11 +16,12 @@ struct AddArgs {
   std::vector<std::string> paths;
   bool recursive = false, only_hash = false, quieter = false, quiet = false, wrap = false;
   bool hidden = false, trickle = false, pin = true, raw_leaves = false, inline_blocks = false;
-  std::string profile, chunker, hash;
+  bool progress = false, preserve_mode = false, preserve_mtime = false;
+  std::string profile, chunker, hash, cid_base;
   int cid_version = 0;
   size_t inline_limit = 32;
   CLI::Option *o_raw = nullptr, *o_cidv = nullptr, *o_profile = nullptr, *o_chunker = nullptr,
-              *o_hash = nullptr, *o_inline_limit = nullptr;
+              *o_hash = nullptr, *o_inline_limit = nullptr, *o_progress = nullptr;
 };
 
 uint64_t TotalBytes(const std::vector<std::string>& paths) {
@@ -48,8 +50,24 @@ void RunAdd(Context& ctx, AddArgs& a) {
   f.trickle = a.trickle;
   f.inline_blocks = a.inline_blocks;
   f.hidden = a.hidden;
+  f.preserve_mode = a.preserve_mode;
+  f.preserve_mtime = a.preserve_mtime;
   auto opts = ResolveImportOptions(f);
   if (!opts.ok()) return ctx.Fail(opts.error());
+  // --cid-base as Kubo: v1 CIDs in that base; a v0 CID is printed as v1 unless it is base58btc.
+  std::optional<Multibase> base;
+  if (!a.cid_base.empty()) {
+    auto b = ParseMultibaseName(a.cid_base);
+    if (!b.ok()) return ctx.Fail("--cid-base: " + b.error().message);
+    base = *b;
+  }
+  auto cid_text = [&](const Cid& c) {
+    if (!base || (c.version() == 0 && *base == Multibase::kBase58Btc)) return c.ToString();
+    return c.ToV1().ToString(*base);
+  };
+  // Progress is on unless quiet, as in Kubo; -p/--progress=false decide when given. It is
+  // drawn only when stderr is a terminal.
+  bool show_progress = a.o_progress->count() ? a.progress : !(a.quiet || a.quieter);
 
   std::shared_ptr<Repo> repo;
   std::unique_ptr<BlockSink> writer;
@@ -63,23 +81,29 @@ void RunAdd(Context& ctx, AddArgs& a) {
   auto emit = [&](const std::string& name, const DagEntry& e) {
     if (a.quieter) return;
     if (ctx.global.json) {
-      nlohmann::json j = {{"Name", name}, {"Hash", e.cid.ToString()}, {"Size", std::to_string(e.tsize)}};
+      nlohmann::json j = {{"Name", name}, {"Hash", cid_text(e.cid)}, {"Size", std::to_string(e.tsize)}};
       std::cout << j.dump() << "\n";
     } else if (a.quiet) {
-      std::cout << e.cid.ToString() << "\n";
+      std::cout << cid_text(e.cid) << "\n";
     } else {
-      std::cout << "added " << e.cid.ToString() << " " << name << "\n";
+      std::cout << "added " << cid_text(e.cid) << " " << name << "\n";
     }
   };
 
-  Progress progress("adding", a.paths.empty() ? 0 : TotalBytes(a.paths));
+  std::optional<Progress> bar;
+  if (show_progress) bar.emplace("adding", a.paths.empty() ? 0 : TotalBytes(a.paths));
+  struct {
+    std::optional<Progress>& bar;
+    void Update(uint64_t n) { if (bar) bar->Update(n); }
+    void Finish() { if (bar) bar->Finish(); }
+  } progress{bar};
   std::vector<DirEntryIn> wrapped;
   std::optional<DagEntry> last;
   if (a.paths.empty() || (a.paths.size() == 1 && a.paths[0] == "-")) {
     auto r = ImportFile(STDIN_FILENO, *opts, writer.get(), [&](uint64_t n) { progress.Update(n); });
     if (!r.ok()) return ctx.Fail(r.error());
     progress.Finish();
-    emit(r->cid.ToString(), *r);
+    emit(cid_text(r->cid), *r);
     last = *r;
     if (a.wrap) wrapped.push_back(DirEntryIn{r->cid.ToString(), *r});
   } else {
@@ -118,7 +142,7 @@ void RunAdd(Context& ctx, AddArgs& a) {
       if (!st.ok()) return ctx.Fail(st.error());
     }
   }
-  if (a.quieter && last) std::cout << last->cid.ToString() << "\n";
+  if (a.quieter && last) std::cout << cid_text(last->cid) << "\n";
 }
 
 }  // namespace
@@ -142,10 +166,15 @@ void RegisterAddCommand(CLI::App& app, Context& ctx) {
   a->o_raw = cmd->add_flag("--raw-leaves", a->raw_leaves, "Use raw blocks for leaves");
   a->o_cidv = cmd->add_option("--cid-version", a->cid_version, "CID version (0 or 1)");
   a->o_profile = cmd->add_option("--profile", a->profile, "Import profile: unixfs-v0-2015 or unixfs-v1-2025");
-  a->o_chunker = cmd->add_option("-s,--chunker", a->chunker, "Chunking algorithm, size-[bytes]");
+  a->o_chunker = cmd->add_option("-s,--chunker", a->chunker,
+                                 "Chunking algorithm, size-[bytes] (rabin and buzhash are refused: CIDs not verified against Kubo)");
   a->o_hash = cmd->add_option("--hash", a->hash, "Hash function: sha2-256 (default), sha2-512, sha3-256, sha3-512");
   cmd->add_flag("--inline", a->inline_blocks, "Inline small blocks into CIDs (identity hash)");
   a->o_inline_limit = cmd->add_option("--inline-limit", a->inline_limit, "Maximum block size to inline (default 32)");
+  a->o_progress = cmd->add_flag("-p,--progress", a->progress, "Show progress on a terminal (default unless -q/-Q)");
+  cmd->add_option("--cid-base", a->cid_base, "Multibase of printed CIDs: base32, base36, base58btc, base16, ... (v0 becomes v1 unless base58btc)");
+  cmd->add_flag("--preserve-mode", a->preserve_mode, "Store file and directory permissions as UnixFS 1.5 metadata");
+  cmd->add_flag("--preserve-mtime", a->preserve_mtime, "Store modification times as UnixFS 1.5 metadata");
   cmd->callback([&ctx, a] { RunAdd(ctx, *a); });
 }
 
