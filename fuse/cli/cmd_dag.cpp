@@ -42,9 +42,9 @@ void RegisterDagCommands(CLI::App& app, Context& ctx) {
             nlohmann::json j = {{"Root", {{"Cid", {{"/", root.cid.ToString()}}}, {"PinErrorMsg", root.pin_error}}}};
             std::cout << j.dump() << "\n";
           } else if (root.pinned) {
-            std::cout << "Pinned root " << root.cid.ToString() << " success\n";
+            std::cout << "Pinned root\t" << root.cid.ToString() << "\tsuccess\n";  // Kubo's line
           } else {
-            std::cout << "Pinned root " << root.cid.ToString() << " FAILED: " << root.pin_error << "\n";
+            std::cout << "Pinned root\t" << root.cid.ToString() << "\tFAILED: " << root.pin_error << "\n";
             ctx.exit_code = 1;
           }
         }

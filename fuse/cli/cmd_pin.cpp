@@ -1,9 +1,68 @@
 // pin add|rm|ls and repo gc|stat.
 #include <iostream>
+#include <unordered_set>
 
+#include "core/store/dag_links.h"
 #include "fuse/cli/cli.h"
 
 namespace ipfskit::cli {
+
+namespace {
+
+// Makes the DAG under `root` (only the root block when !recursive) local, as Kubo's `pin add`
+// does: every block comes from the repo, the cache or the network sources and is stored in the
+// repo (blocks only in the cache would be evicted under the pin). Any block that cannot be had
+// is an error, so a partial DAG is never pinned. Blocks are copied out and written in batches
+// between fetches: a fetch may write to the cache, and LMDB allows one write txn at a time.
+Status FetchDagIntoRepo(Context& ctx, Repo& repo, const Cid& root, bool recursive) {
+  IPFSKIT_ASSIGN_OR_RETURN(auto blocks, ctx.Blocks());
+  auto chain = ctx.chain();
+  Progress progress("fetched", 0);
+  std::unordered_set<Cid> seen;
+  std::vector<Cid> stack{root};
+  std::vector<std::pair<Cid, Bytes>> pending;
+  size_t pending_bytes = 0;
+  uint64_t done = 0;
+  auto write_pending = [&]() -> Status {
+    if (pending.empty()) return Status::Ok();
+    auto writer = repo.NewWriter(16 << 20);
+    for (const auto& [cid, data] : pending) IPFSKIT_TRY_STATUS(writer->Put(cid, data));
+    IPFSKIT_TRY_STATUS(writer->Flush());
+    pending.clear();
+    pending_bytes = 0;
+    return Status::Ok();
+  };
+  while (!stack.empty()) {
+    Cid cid = std::move(stack.back());
+    stack.pop_back();
+    if (!seen.insert(cid).second) continue;
+    std::vector<Cid> links;
+    {
+      auto blk = blocks->Get(cid);
+      if (!blk.ok())
+        return MakeError(blk.error().code, "cannot fetch block " + cid.ToString() + " of " + root.ToString() +
+                                               " (nothing pinned): " + blk.error().message);
+      done += blk->size();
+      progress.Update(done);
+      if (recursive) {
+        IPFSKIT_ASSIGN_OR_RETURN(links, DagLinks(cid, blk->data()));
+      }
+      if (!cid.is_identity() && !repo.Has(cid)) {
+        pending.emplace_back(cid, Bytes(blk->data().begin(), blk->data().end()));
+        pending_bytes += blk->size();
+      }
+    }
+    if (pending_bytes >= (16u << 20)) IPFSKIT_TRY_STATUS(write_pending());
+    if (chain && !links.empty()) chain->Prefetch(links);  // fetch siblings in parallel
+    for (auto it = links.rbegin(); it != links.rend(); ++it)
+      if (!seen.count(*it)) stack.push_back(*it);
+  }
+  IPFSKIT_TRY_STATUS(write_pending());
+  progress.Finish();
+  return Status::Ok();
+}
+
+}  // namespace
 
 void RegisterPinCommands(CLI::App& app, Context& ctx) {
   auto* pin = app.add_subcommand("pin", "Pin objects so garbage collection keeps them (as `ipfs pin`).");
@@ -11,7 +70,9 @@ void RegisterPinCommands(CLI::App& app, Context& ctx) {
   {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto recursive = std::make_shared<bool>(true);
-    auto* add = pin->add_subcommand("add", "Pin objects (recursively by default).");
+    auto* add = pin->add_subcommand("add", "Pin objects (recursively by default), fetching what is not local.");
+    add->footer("As Kubo: the whole DAG is fetched from the sources into the repo first (progress on a\n"
+                "terminal); when any block cannot be fetched, nothing is pinned.");
     add->add_option("ipfs-path", *paths)->required();
     add->add_flag("-r,--recursive", *recursive, "Pin the whole DAG (default true; --recursive=false for direct)");
     add->callback([&ctx, paths, recursive] {
@@ -20,7 +81,8 @@ void RegisterPinCommands(CLI::App& app, Context& ctx) {
       for (const auto& p : *paths) {
         auto cid = ResolveIpfsPath(ctx, p);
         if (!cid.ok()) return ctx.Fail(cid.error());
-        if (!(*repo)->Has(*cid)) return ctx.Fail(p + ": block " + cid->ToString() + " not found in the repo");
+        Status got = FetchDagIntoRepo(ctx, **repo, *cid, *recursive);
+        if (!got.ok()) return ctx.Fail(p + ": " + got.error().message);
         Status st = (*repo)->Pin(*cid, *recursive ? PinType::kRecursive : PinType::kDirect);
         if (!st.ok()) return ctx.Fail(st.error());
         std::cout << "pinned " << cid->ToString() << (*recursive ? " recursively" : " directly") << "\n";
