@@ -21,7 +21,7 @@ printf 'hello world\n' > "$SAMPLE/ipfskit-sample/docs/hello.txt"
 seq 1 200000 > "$SAMPLE/ipfskit-sample/data/numbers.txt"
 ln -s docs/hello.txt "$SAMPLE/ipfskit-sample/hello-link"
 
-"$BIN" init
+"$BIN" repo stat >/dev/null 2>&1 || "$BIN" init  # init refuses an existing repo
 echo "== ipfskit add -r (output as Kubo prints it)"
 "$BIN" add -r "$SAMPLE/ipfskit-sample"
 ROOT=$("$BIN" add -Qr "$SAMPLE/ipfskit-sample")

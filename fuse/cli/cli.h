@@ -22,10 +22,22 @@ namespace ipfskit::cli {
 struct GlobalOptions {
   std::string repo;  // --repo, default IPFSKIT_PATH / XDG
   bool offline = false;
-  bool json = false;
+  bool json = false;  // --json, or Kubo's --enc=json
+  std::string enc;    // --enc: "json" or "text"
   std::vector<std::string> gateways;
   std::string kubo_api;
+  std::string timeout;      // --timeout, a Go duration as Kubo takes it: 500ms, 30s, 1m30s
+  int64_t timeout_ms = 0;   // parsed --timeout; 0 = none
 };
+
+// Defines the global options on `app`. With app.fallthrough() (inherited by subcommands) they
+// are accepted before or after the subcommand, as Kubo accepts them. The parse-complete step
+// validates --enc and --timeout and arms the --timeout deadline.
+void AddGlobalOptions(CLI::App& app, GlobalOptions& global);
+
+// Go's time.ParseDuration ("300ms", "1.5h", "2h45m", "0"), in milliseconds (rounded up, so a
+// positive duration never becomes 0). kInvalidArgument for anything else or a negative value.
+Result<int64_t> ParseGoDuration(std::string_view text);
 
 class Context {
  public:
@@ -33,11 +45,15 @@ class Context {
   int exit_code = 0;
 
   std::string RepoPath() const { return global.repo.empty() ? DefaultRepoPath() : global.repo; }
-  // Opens the repo, creating it on first use (as `init` would).
+  // Opens an existing repo. kNotFound "no ipfskit repo found in DIR; run 'ipfskit init'" when
+  // there is none: only `init` creates one from the CLI (the mount also creates it on first use).
   Result<std::shared_ptr<Repo>> OpenRepo();
+  // `init`: creates the repo; kExists when there already is one.
+  Result<std::shared_ptr<Repo>> InitRepo();
   // Where reads come from: the repo, then the network sources unless --offline.
   Result<std::shared_ptr<BlockGetter>> Blocks();
-  // The merged configuration (defaults < /etc < repo < env < these global flags).
+  // The merged configuration (defaults < /etc < repo < env < these global flags). --timeout
+  // becomes the overall (and a cap on the per-request) fetch timeout.
   Result<Config> LoadConfiguration() const;
   // The source chain behind Blocks(), once built (null before).
   std::shared_ptr<SourceChain> chain() const { return chain_; }

@@ -36,8 +36,9 @@ Result<std::pair<Cid, Block>> FetchBlock(Context& ctx, const std::string& text) 
 
 void RegisterInitCommand(CLI::App& app, Context& ctx) {
   auto* init = app.add_subcommand("init", "Initialise the ipfskit repo ($IPFSKIT_PATH or ~/.local/share/ipfskit).");
+  init->footer("Fails, as Kubo's `ipfs init` does, when the repo already exists.");
   init->callback([&ctx] {
-    auto r = ctx.OpenRepo();
+    auto r = ctx.InitRepo();
     if (!r.ok()) return ctx.Fail(r.error());
     std::cout << "initialized ipfskit repo at " << (*r)->path() << "\n";
   });

@@ -2,20 +2,106 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "core/source/make_source_chain.h"
 #include "fuse/cli/cli.h"
 
 namespace ipfskit::cli {
 
+// A repo is a directory with its version file (Repo::Open writes it last when creating one).
+static bool RepoExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path + "/version", ec);
+}
+
 Result<std::shared_ptr<Repo>> Context::OpenRepo() {
   if (repo_) return repo_;
   RepoOptions o;
   o.path = RepoPath();
+  if (!RepoExists(o.path))
+    return MakeError(Errc::kNotFound, "no ipfskit repo found in " + o.path + "; run 'ipfskit init'");
+  o.create = false;
   IPFSKIT_ASSIGN_OR_RETURN(repo_, Repo::Open(o));
   return repo_;
+}
+
+Result<std::shared_ptr<Repo>> Context::InitRepo() {
+  RepoOptions o;
+  o.path = RepoPath();
+  if (RepoExists(o.path))
+    return MakeError(Errc::kExists, "ipfskit repo already exists in " + o.path + "! (reinitializing is not needed)");
+  IPFSKIT_ASSIGN_OR_RETURN(repo_, Repo::Open(o));
+  return repo_;
+}
+
+Result<int64_t> ParseGoDuration(std::string_view text) {
+  auto bad = [&] { return MakeError(Errc::kInvalidArgument, "invalid duration \"" + std::string(text) + "\" (use e.g. 500ms, 30s, 1m)"); };
+  std::string_view t = text;
+  if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+  if (t == "0") return int64_t{0};
+  if (t.empty() || t.front() == '-') return bad();
+  double ns = 0;
+  while (!t.empty()) {
+    size_t i = 0;
+    std::string num;
+    while (i < t.size() && ((t[i] >= '0' && t[i] <= '9') || t[i] == '.')) num += t[i++];
+    if (num.empty() || num == "." || std::count(num.begin(), num.end(), '.') > 1) return bad();
+    t.remove_prefix(i);
+    size_t u = 0;
+    while (u < t.size() && !((t[u] >= '0' && t[u] <= '9') || t[u] == '.')) ++u;
+    std::string_view unit = t.substr(0, u);
+    t.remove_prefix(u);
+    double scale;
+    if (unit == "ns") scale = 1;
+    else if (unit == "us" || unit == "\u00b5s" || unit == "\u03bcs") scale = 1e3;
+    else if (unit == "ms") scale = 1e6;
+    else if (unit == "s") scale = 1e9;
+    else if (unit == "m") scale = 60e9;
+    else if (unit == "h") scale = 3600e9;
+    else return bad();
+    ns += std::stod(num) * scale;
+  }
+  if (ns > 9.2e18) return bad();
+  return static_cast<int64_t>(std::ceil(ns / 1e6));
+}
+
+void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
+  app.add_option("--repo", g.repo, "Path to the repo (overrides IPFSKIT_PATH)");
+  app.add_flag("--offline", g.offline, "Use no network source");
+  app.add_flag("--json", g.json, "Print results as JSON (same as --enc=json)");
+  app.add_option("--enc,--encoding", g.enc, "Output encoding: json or text (as Kubo's --enc)");
+  app.add_option("--timeout", g.timeout, "Give up after this long, a Go duration: 500ms, 30s, 1m");
+  app.add_option("--gateway", g.gateways, "Trustless HTTP gateway URL (repeatable)");
+  app.add_option("--kubo-api", g.kubo_api, "Kubo RPC API URL, e.g. http://127.0.0.1:5001");
+  app.parse_complete_callback([&app, &g] {
+    if (!g.enc.empty()) {
+      if (g.enc == "json") g.json = true;
+      else if (g.enc != "text") throw CLI::ValidationError("--enc", "must be json or text, not \"" + g.enc + "\"");
+    }
+    if (g.timeout.empty()) return;
+    auto ms = ParseGoDuration(g.timeout);
+    if (!ms.ok()) throw CLI::ValidationError("--timeout", ms.error().message);
+    g.timeout_ms = *ms;
+    if (g.timeout_ms == 0) return;
+    // The whole command has this long, as with Kubo. Fetches get the same overall timeout (see
+    // LoadConfiguration) so they fail with their own error first; this catches everything else.
+    // Not for the mount: its daemon lives until unmounted (its timeout= option is per block).
+    for (const CLI::App* sub : app.get_subcommands())
+      if (sub->get_name() == "mount") return;
+    std::thread([ms = g.timeout_ms] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms + 500));
+      std::fflush(stdout);
+      std::fprintf(stderr, "Error: context deadline exceeded (--timeout)\n");
+      std::_Exit(1);
+    }).detach();
+  });
 }
 
 Result<Config> Context::LoadConfiguration() const {
@@ -24,7 +110,13 @@ Result<Config> Context::LoadConfiguration() const {
   if (global.offline) o.overrides.offline = true;
   if (!global.gateways.empty()) o.overrides.gateways = global.gateways;
   if (!global.kubo_api.empty()) o.overrides.kubo_api = global.kubo_api;
-  return LoadConfig(o);
+  IPFSKIT_ASSIGN_OR_RETURN(Config cfg, LoadConfig(o));
+  if (global.timeout_ms > 0) {
+    cfg.net.overall_timeout_ms = global.timeout_ms;
+    cfg.net.request_timeout_ms = std::min(cfg.net.request_timeout_ms, global.timeout_ms);
+    cfg.net.connect_timeout_ms = std::min(cfg.net.connect_timeout_ms, global.timeout_ms);
+  }
+  return cfg;
 }
 
 Result<std::shared_ptr<BlockGetter>> Context::Blocks() {
