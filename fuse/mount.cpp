@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -52,9 +53,13 @@ bool IsGenericMountOption(std::string_view o) {
 }
 
 bool StaleMount(const std::string& mp) {
+  // A killed daemon leaves an endpoint that fails with ECONNABORTED, later ENOTCONN. stat alone
+  // can miss it (the kernel still holds the root's attributes); statfs is never cached.
+  auto dead = [] { return errno == ENOTCONN || errno == ECONNABORTED; };
   struct stat st;
-  // A killed daemon leaves an endpoint that fails with ECONNABORTED, later ENOTCONN.
-  return ::stat(mp.c_str(), &st) != 0 && (errno == ENOTCONN || errno == ECONNABORTED);
+  if (::stat(mp.c_str(), &st) != 0) return dead();
+  struct statfs sf;
+  return ::statfs(mp.c_str(), &sf) != 0 && dead();
 }
 
 // Runs argv[0] from PATH with exactly these arguments (no shell, so any byte in a path is

@@ -213,6 +213,21 @@ TEST_F(DaemonMount, MountAndUnmountAPathWithAQuote) {
   out.clear();
   EXPECT_EQ(Sh(Cli("unmount -z " + Quote(mp)), &out), 0) << out;
   EXPECT_FALSE(MountOptionsOf(mp));
+  // A killed daemon leaves a dead endpoint there; the next mount detaches it first, and after
+  // an unmount nothing is left (not a mount stacked on the dead one).
+  std::string log = tmp_ + "/log";
+  ASSERT_EQ(MountAt(mp, "log=" + log, &out), 0) << out;
+  std::string text = ReadFile(log);
+  size_t lb = text.find('['), rb = text.find(']');
+  ASSERT_NE(rb, std::string::npos) << text;
+  pid_t pid = std::stoi(text.substr(lb + 1, rb - lb - 1));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(MountAt(mp, "", &out), 0) << out;
+  EXPECT_EQ(::stat((mp + "/ipfs").c_str(), &st), 0);
+  out.clear();
+  EXPECT_EQ(Sh(Cli("unmount " + Quote(mp)), &out), 0) << out;
+  EXPECT_FALSE(MountOptionsOf(mp)) << "a dead mount was left under the new one";
   EXPECT_FALSE(fs::exists(tmp_ + "/pwned"));
   EXPECT_FALSE(fs::exists("pwned"));
 }
