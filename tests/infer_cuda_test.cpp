@@ -1,5 +1,6 @@
 // CUDA backend: every operation against the CPU backend, then end to end against PyTorch.
-// Skips (with the reason) where the build has no CUDA backend or no GPU is present.
+// Goes through the ipfskit-cuda.so plugin like ipfskit does; skips (with the reason) where the
+// plugin is not built or does not load, or no GPU is present.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,13 +1,14 @@
 // CUDA backend: cuBLAS GEMMs (TF32 tensor cores unless disabled) and our own kernels for the
 // rest, all on one stream. Errors from asynchronous work are sticky and reported by Download().
+// Built only into the ipfskit-cuda.so plugin, reached through accel/cuda/plugin_abi.h.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <cstdlib>
 #include <string>
 
-#include "accel/backends.h"
 #include "accel/cuda/kernels.cuh"
+#include "accel/cuda/plugin_abi.h"
 
 namespace ipfskit::accel {
 namespace {
@@ -153,9 +154,7 @@ class CudaBackend : public infer::Backend {
   Status error_;
 };
 
-}  // namespace
-
-bool CudaAvailable(std::string* why) {
+bool Available(std::string* why) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess || n == 0) {
@@ -167,12 +166,22 @@ bool CudaAvailable(std::string* why) {
   return true;
 }
 
-Result<std::shared_ptr<infer::Backend>> MakeCudaBackend(const CudaOptions& opts) {
+Result<std::shared_ptr<infer::Backend>> MakeBackend(const CudaOptions& opts) {
   std::string why;
-  if (!CudaAvailable(&why)) return MakeError(Errc::kUnsupported, why);
+  if (!Available(&why)) return MakeError(Errc::kUnsupported, why);
   auto b = std::make_shared<CudaBackend>();
   IPFSKIT_TRY_STATUS(b->Init(opts));
   return std::shared_ptr<infer::Backend>(std::move(b));
 }
 
+constexpr CudaPluginV1 kPlugin = {sizeof(CudaPluginV1), IPFSKIT_CUDA_PLUGIN_BUILD_TAG, &Available,
+                                  &MakeBackend};
+
+}  // namespace
 }  // namespace ipfskit::accel
+
+// The plugin's only exported symbol (everything else is hidden by -fvisibility=hidden).
+extern "C" __attribute__((visibility("default"))) const ipfskit::accel::CudaPluginV1*
+ipfskit_cuda_plugin_v1() {
+  return &ipfskit::accel::kPlugin;
+}
