@@ -122,7 +122,8 @@ namespace {
 
 // Parses a CARv1 header body (the dag-cbor map). Returns the version found; roots only for v1.
 Result<uint64_t> ParseHeader(ByteView body, uint64_t offset, std::vector<Cid>& roots) {
-  auto item = CborParse(body);
+  // A header is a small map; the limits keep a hostile one from costing more than its size.
+  auto item = CborParse(body, CborLimits{.max_depth = 16, .max_items = size_t{1} << 20});
   if (!item.ok())
     return MakeError(Errc::kMalformed, "malformed CAR header" + At(offset) + ": " + item.error().message);
   const cbor_item_t* map = item->get();

@@ -3,6 +3,7 @@
 
 #include <cbor.h>
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -18,8 +19,19 @@ struct CborItemDeleter {
 };
 using CborItem = std::unique_ptr<cbor_item_t, CborItemDeleter>;
 
-// Parses exactly one CBOR item; trailing bytes or malformed input are kMalformed.
-Result<CborItem> CborParse(ByteView data);
+// What CborParse accepts. libcbor's cbor_load allocates a definite array or map for its
+// declared count before reading one element, so CborParse first walks the input with the
+// streaming decoder (which allocates nothing) and refuses any count that the bytes left cannot
+// hold, nesting deeper than max_depth (cbor_decref and our walkers recurse) and more than
+// max_items items in all.
+struct CborLimits {
+  size_t max_depth = 256;
+  size_t max_items = SIZE_MAX;
+};
+
+// Parses exactly one CBOR item; trailing bytes, malformed input or input over the limits are
+// kMalformed. Memory use is then linear in data.size().
+Result<CborItem> CborParse(ByteView data, const CborLimits& limits = {});
 // Serialises an item.
 Bytes CborSerialize(const cbor_item_t* item);
 // Tag-42 CID item (bytes 0x00 ‖ cid) as dag-cbor writes links, and the reverse.

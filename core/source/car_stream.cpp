@@ -28,7 +28,8 @@ size_t PeekUvarint(ByteView buf, uint64_t* value, Status* err) {
 }
 
 Status CheckHeader(ByteView h) {
-  auto item = CborParse(h);
+  // A header is a small map; the limits keep a hostile one from costing more than its size.
+  auto item = CborParse(h, CborLimits{.max_depth = 16, .max_items = size_t{1} << 20});
   if (!item.ok()) return MakeError(Errc::kMalformed, "CAR header: " + item.error().message);
   cbor_item_t* m = item->get();
   if (!cbor_isa_map(m)) return MakeError(Errc::kMalformed, "CAR header is not a map");
