@@ -91,6 +91,8 @@ Result<Cid> Cid::FromBytes(ByteView bytes) {
 
 Result<Cid> Cid::Parse(std::string_view text) {
   if (text.empty()) return MakeError(Errc::kInvalidArgument, "empty CID");
+  if (text.size() > kMaxRadixTextSize)  // longer than any CID within kMaxIdentityDigestSize
+    return MakeError(Errc::kInvalidArgument, "invalid CID: " + std::to_string(text.size()) + " characters is too long");
   if (text.size() == 46 && text[0] == 'Q' && text[1] == 'm') {
     auto raw = DecodeBase(Multibase::kBase58Btc, text);
     if (!raw.ok()) return MakeError(Errc::kInvalidArgument, "invalid CID '" + std::string(text) + "': " + raw.error().message);

@@ -22,6 +22,11 @@ enum class Multibase : char {
   kBase64Url = 'u',
 };
 
+// base58btc and base36 are radix conversions whose cost grows with the square of the length
+// (big-number arithmetic in 32-bit limbs); text longer than this is refused when decoding.
+// Everything we encode in them (CIDs, keys) is bounded far below (see kMaxIdentityDigestSize).
+inline constexpr size_t kMaxRadixTextSize = 16384;
+
 // Encodes without the multibase prefix character.
 std::string EncodeBase(Multibase base, ByteView data);
 Result<Bytes> DecodeBase(Multibase base, std::string_view text);

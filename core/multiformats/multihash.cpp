@@ -73,6 +73,10 @@ Result<MultihashView> ReadMultihash(ByteView& in) {
   IPFSKIT_ASSIGN_OR_RETURN(uint64_t code, ReadUvarint(in));
   IPFSKIT_ASSIGN_OR_RETURN(uint64_t len, ReadUvarint(in));
   if (len > in.size()) return MakeError(Errc::kTruncated, "multihash digest truncated");
+  if (code == mh::kIdentity && len > kMaxIdentityDigestSize)
+    return MakeError(Errc::kMalformed, "identity multihash of " + std::to_string(len) +
+                                           " bytes is over the " +
+                                           std::to_string(kMaxIdentityDigestSize) + "-byte limit");
   if (code != mh::kIdentity) {
     auto want = MultihashDigestSize(code);
     if (!want.ok()) return want.error();

@@ -27,7 +27,12 @@ struct MultihashView {
   uint64_t code;
   ByteView digest;
 };
-// Parses a multihash at the front of `in`, advancing it. Checks the length for known functions.
+// The longest identity "digest" accepted (the block inlined in a CID). boxo refuses more than
+// 128 bytes by default; we are laxer, but a CID must stay small enough to print and compare.
+inline constexpr size_t kMaxIdentityDigestSize = 4096;
+
+// Parses a multihash at the front of `in`, advancing it. Checks the length for known functions
+// and the identity length against kMaxIdentityDigestSize.
 Result<MultihashView> ReadMultihash(ByteView& in);
 
 // True if `data` hashes to the multihash `mh` (whole multihash bytes).
