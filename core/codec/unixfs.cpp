@@ -103,8 +103,12 @@ Result<UnixfsData> DecodeUnixfs(ByteView in) {
   }
   if (!have_type) return MakeError(Errc::kMalformed, "UnixFS Data without Type");
   if (d.type == UnixfsType::kHamtShard) {
-    if (!d.fanout || *d.fanout == 0 || (*d.fanout & (*d.fanout - 1)) != 0 || *d.fanout > 1024)
-      return MakeError(Errc::kMalformed, "HAMT shard with invalid fanout");
+    // Readers index a shard with log2(fanout) bits of the hash per level: a fanout of 1 would
+    // mean zero bits (and a 64-bit shift), one not a power of two no whole number of bits.
+    if (!d.fanout) return MakeError(Errc::kMalformed, "HAMT shard without fanout");
+    if (*d.fanout < 2 || (*d.fanout & (*d.fanout - 1)) != 0 || *d.fanout > 1024)
+      return MakeError(Errc::kMalformed, "HAMT shard with invalid fanout " + std::to_string(*d.fanout) +
+                                             " (must be a power of two from 2 to 1024)");
     if (d.hash_type && *d.hash_type != 0x22)
       return MakeError(Errc::kUnsupported, "HAMT shard with unsupported hash type");
   }

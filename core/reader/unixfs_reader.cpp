@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "core/importer/murmur3.h"
 
@@ -33,6 +34,28 @@ Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
   auto d = DecodeUnixfs(*node->data);
   if (!d.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + d.error().message);
   return Decoded{std::move(b), std::move(*node), std::move(*d)};
+}
+
+// DecodeUnixfs already refuses these; checked again here because a bad fanout means an
+// undefined shift below.
+Status CheckFanout(uint64_t fanout) {
+  if (fanout < 2 || fanout > 1024 || (fanout & (fanout - 1)) != 0)
+    return MakeError(Errc::kMalformed, "HAMT fanout " + std::to_string(fanout) +
+                                           " is not a power of two from 2 to 1024");
+  return Status::Ok();
+}
+
+// The file bytes a node declares: filesize when set, else its data plus its children.
+// nullopt when those overflow or when filesize disagrees with them.
+std::optional<uint64_t> DeclaredExtent(const PbNode& node, const UnixfsData& d) {
+  uint64_t sum = d.data ? d.data->size() : 0;
+  if (!node.links.empty()) {
+    if (d.blocksizes.size() != node.links.size()) return std::nullopt;
+    for (uint64_t b : d.blocksizes)
+      if (__builtin_add_overflow(sum, b, &sum)) return std::nullopt;
+  }
+  if (d.filesize && *d.filesize != sum) return std::nullopt;
+  return sum;
 }
 
 int HamtBits(uint64_t fanout) {
@@ -100,6 +123,7 @@ Result<NodeInfo> UnixfsReader::Stat(const Cid& cid) {
 Result<DirEntry> UnixfsReader::HamtLookup(const Cid& shard, const PbNode& node, const UnixfsData& d,
                                           std::string_view name, uint64_t hash, int level) {
   const uint64_t fanout = d.fanout.value_or(256);
+  IPFSKIT_TRY_STATUS(CheckFanout(fanout));
   const int bits = HamtBits(fanout);
   if ((level + 1) * bits > 64) return MakeError(Errc::kMalformed, shard.ToString() + ": HAMT deeper than its hash");
   uint64_t idx = (hash >> (64 - (level + 1) * bits)) & (fanout - 1);
@@ -152,9 +176,14 @@ Result<Cid> UnixfsReader::Resolve(const Cid& root, std::string_view path) {
   return cur;
 }
 
-Status UnixfsReader::HamtList(const PbNode& node, const UnixfsData& d, std::vector<DirEntry>& out, int depth) {
-  if (depth > kMaxDepth) return MakeError(Errc::kMalformed, "HAMT too deep");
-  const size_t plen = HamtPrefixLen(d.fanout.value_or(256));
+Status UnixfsReader::HamtList(const PbNode& node, const UnixfsData& d, std::vector<DirEntry>& out, int depth,
+                              std::unordered_set<Cid>& seen) {
+  const uint64_t fanout = d.fanout.value_or(256);
+  IPFSKIT_TRY_STATUS(CheckFanout(fanout));
+  // Each level uses log2(fanout) bits of a 64-bit hash: no honest HAMT is deeper.
+  if (depth > kMaxDepth || (depth + 1) * HamtBits(fanout) > 64)
+    return MakeError(Errc::kMalformed, "HAMT deeper than its hash");
+  const size_t plen = HamtPrefixLen(fanout);
   std::vector<Cid> subs;
   for (const auto& l : node.links)
     if (l.name.value_or("").size() == plen) subs.push_back(l.hash);
@@ -163,10 +192,12 @@ Status UnixfsReader::HamtList(const PbNode& node, const UnixfsData& d, std::vect
     const std::string& ln = l.name.value_or("");
     if (ln.size() < plen) return MakeError(Errc::kMalformed, "HAMT link name shorter than its prefix");
     if (ln.size() == plen) {
+      if (!seen.insert(l.hash).second)
+        return MakeError(Errc::kMalformed, "HAMT links shard " + l.hash.ToString() + " more than once");
       IPFSKIT_ASSIGN_OR_RETURN(Decoded sub, DecodeUnixfsNode(*blocks_, l.hash));
       if (sub.data.type != UnixfsType::kHamtShard)
         return MakeError(Errc::kMalformed, l.hash.ToString() + ": HAMT child is not a shard");
-      IPFSKIT_TRY_STATUS(HamtList(sub.node, sub.data, out, depth + 1));
+      IPFSKIT_TRY_STATUS(HamtList(sub.node, sub.data, out, depth + 1, seen));
     } else {
       out.push_back(DirEntry{ln.substr(plen), l.hash, l.tsize.value_or(0)});
     }
@@ -184,53 +215,72 @@ Result<std::vector<DirEntry>> UnixfsReader::ListDir(const Cid& dir) {
     return out;
   }
   if (n.data.type == UnixfsType::kHamtShard) {
-    IPFSKIT_TRY_STATUS(HamtList(n.node, n.data, out, 0));
+    std::unordered_set<Cid> seen{dir};
+    IPFSKIT_TRY_STATUS(HamtList(n.node, n.data, out, 0, seen));
     return out;
   }
   return MakeError(Errc::kNotDir, dir.ToString() + " is not a directory");
 }
 
-Status UnixfsReader::ReadRec(const Cid& cid, uint64_t node_off, uint64_t offset, std::span<uint8_t> out, int depth,
-                             std::vector<Cid>* leaves) {
-  // [offset, offset+out.size()) is the wanted range in file coordinates; node starts at node_off.
+Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uint64_t node_end, int depth) {
+  // [w.offset, w.offset+w.out.size()) is the wanted range in file coordinates; the node stands
+  // for [node_off, node_end), as its parent declared.
   if (depth > kMaxDepth) return MakeError(Errc::kMalformed, "file DAG too deep");
+  if (w.visits_left == 0)
+    return MakeError(Errc::kMalformed, "file DAG needs too many blocks for one read (does it link the same blocks over and over?)");
+  --w.visits_left;
   if (cid.codec() != codec::kDagPb) {
-    if (leaves) {
-      leaves->push_back(cid);
+    if (w.leaves_only) {
+      w.leaves_only->push_back(cid);
       return Status::Ok();
     }
     IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
     ByteView d = b.data();
-    uint64_t begin = std::max(offset, node_off), end = std::min(offset + out.size(), node_off + d.size());
-    if (begin < end) std::memcpy(out.data() + (begin - offset), d.data() + (begin - node_off), end - begin);
+    uint64_t begin = std::max(w.offset, node_off);
+    uint64_t end = std::min({w.offset + w.out.size(), node_off + d.size(), node_end});
+    if (begin < end) std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - node_off), end - begin);
     return Status::Ok();
   }
   IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, cid));
   if (n.data.type != UnixfsType::kFile && n.data.type != UnixfsType::kRaw)
     return MakeError(Errc::kMalformed, cid.ToString() + ": not a file node inside a file DAG");
-  return ReadNode(cid, n.node, n.data, node_off, offset, out, depth, leaves);
+  return ReadNode(w, cid, n.node, n.data, node_off, node_end, depth);
 }
 
-Status UnixfsReader::ReadNode(const Cid& cid, const PbNode& node, const UnixfsData& data, uint64_t node_off,
-                              uint64_t offset, std::span<uint8_t> out, int depth, std::vector<Cid>* leaves) {
+Status UnixfsReader::ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, const UnixfsData& data,
+                              uint64_t node_off, uint64_t node_end, int depth) {
+  if (!node.links.empty() && data.blocksizes.size() != node.links.size())
+    return MakeError(Errc::kMalformed, cid.ToString() + ": blocksizes do not match links");
+  std::optional<uint64_t> extent = DeclaredExtent(node, data);
+  if (!extent)
+    return MakeError(Errc::kMalformed, cid.ToString() + ": filesize does not match its data and blocksizes");
+  // A node may not reach past what its parent gave it, nor past what it declares itself.
+  node_end = std::min(node_end, node_off + std::min(*extent, UINT64_MAX - node_off));
+  const uint64_t want_end = std::min(w.offset + w.out.size(), node_end);
   uint64_t pos = node_off;
   if (data.data) {
     const Bytes& d = *data.data;
-    uint64_t begin = std::max(offset, pos), end = std::min(offset + out.size(), pos + d.size());
-    if (begin < end && !leaves) std::memcpy(out.data() + (begin - offset), d.data() + (begin - pos), end - begin);
-    if (leaves && node.links.empty() && begin < end) leaves->push_back(cid);
+    uint64_t begin = std::max(w.offset, pos), end = std::min(want_end, pos + d.size());
+    if (begin < end && !w.leaves_only)
+      std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - pos), end - begin);
+    if (w.leaves_only && node.links.empty() && begin < end) w.leaves_only->push_back(cid);
     pos += d.size();
   }
-  if (!node.links.empty() && data.blocksizes.size() != node.links.size())
-    return MakeError(Errc::kMalformed, cid.ToString() + ": blocksizes do not match links");
-  const uint64_t want_end = offset + out.size();
   for (size_t i = 0; i < node.links.size() && pos < want_end; ++i) {
-    uint64_t sz = data.blocksizes[i];
-    if (pos + sz > offset) IPFSKIT_TRY_STATUS(ReadRec(node.links[i].hash, pos, offset, out, depth + 1, leaves));
-    pos += sz;
+    const uint64_t child_end = pos + std::min(data.blocksizes[i], node_end - pos);
+    // A child that stands for no bytes holds nothing to read.
+    if (child_end > w.offset && child_end > pos)
+      IPFSKIT_TRY_STATUS(ReadRec(w, node.links[i].hash, pos, child_end, depth + 1));
+    pos = child_end;
   }
   return Status::Ok();
 }
+
+namespace {
+uint64_t VisitBudget(uint64_t len) {
+  return UnixfsReader::kReadVisitBase + std::min<uint64_t>(len, UINT64_MAX / 4) * 2;
+}
+}  // namespace
 
 Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<uint8_t> out) {
   // Every read of the mount comes through here: fetch and decode the root block once.
@@ -249,15 +299,16 @@ Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<ui
   const uint64_t size = root.data.FileSize();
   if (offset >= size) return size_t{0};
   size_t n = std::min<uint64_t>(out.size(), size - offset);
-  IPFSKIT_TRY_STATUS(ReadNode(file, root.node, root.data, 0, offset, out.subspan(0, n), 0, nullptr));
+  ReadWalk w{offset, out.subspan(0, n), nullptr, VisitBudget(n)};
+  IPFSKIT_TRY_STATUS(ReadNode(w, file, root.node, root.data, 0, size, 0));
   return n;
 }
 
 Result<std::vector<Cid>> UnixfsReader::LeavesFor(const Cid& file, uint64_t offset, uint64_t len) {
   std::vector<Cid> leaves;
-  // A span over no memory: ReadRec only uses its size in leaves-only mode.
-  std::span<uint8_t> fake(static_cast<uint8_t*>(nullptr), len);
-  IPFSKIT_TRY_STATUS(ReadRec(file, 0, offset, fake, 0, &leaves));
+  len = std::min(len, UINT64_MAX - offset);
+  ReadWalk w{offset, std::span<uint8_t>(static_cast<uint8_t*>(nullptr), len), &leaves, VisitBudget(len)};
+  IPFSKIT_TRY_STATUS(ReadRec(w, file, 0, UINT64_MAX, 0));
   return leaves;
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/codec/dagpb.h"
@@ -49,21 +50,38 @@ class UnixfsReader {
   // Reads up to out.size() bytes at offset; returns bytes read (0 at or past EOF). All or
   // nothing: a short read would make the kernel believe the file ends early, so a range with
   // an unavailable block fails as a whole (kUnavailable).
+  //
+  // Hostile DAGs: a file node whose blocksizes do not add up to its filesize is kMalformed; a
+  // child is read only within the extent its parent gives it (so a child that links the same
+  // blocks again and again cannot make one read visit more than range-length blocks per level),
+  // and one call visits at most kReadVisitBase + 2 × (bytes asked) blocks, else kMalformed.
   Result<size_t> Read(const Cid& file, uint64_t offset, std::span<uint8_t> out);
-  // Leaf CIDs covering [offset, offset+len) in order, for prefetching.
+  // Leaf CIDs covering [offset, offset+len) in order, for prefetching. Same bounds as Read.
   Result<std::vector<Cid>> LeavesFor(const Cid& file, uint64_t offset, uint64_t len);
+
+  // The fixed part of the per-call block-visit budget of Read and LeavesFor.
+  static constexpr uint64_t kReadVisitBase = 1024;
 
   BlockGetter& blocks() { return *blocks_; }
 
  private:
-  Status ReadRec(const Cid& cid, uint64_t node_off, uint64_t offset, std::span<uint8_t> out, int depth,
-                 std::vector<Cid>* leaves_only);
+  // One Read or LeavesFor call: the wanted range and what is left of its visit budget.
+  struct ReadWalk {
+    uint64_t offset;
+    std::span<uint8_t> out;  // in leaves-only mode a span over no memory: only its size counts
+    std::vector<Cid>* leaves_only;
+    uint64_t visits_left;
+  };
+  // The node at `cid` stands for file bytes [node_off, node_end).
+  Status ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uint64_t node_end, int depth);
   // The part of ReadRec after the node at `cid` is decoded.
-  Status ReadNode(const Cid& cid, const PbNode& node, const UnixfsData& data, uint64_t node_off, uint64_t offset,
-                  std::span<uint8_t> out, int depth, std::vector<Cid>* leaves_only);
+  Status ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, const UnixfsData& data, uint64_t node_off,
+                  uint64_t node_end, int depth);
   Result<DirEntry> HamtLookup(const Cid& shard, const PbNode& node, const UnixfsData& d,
                               std::string_view name, uint64_t hash, int level);
-  Status HamtList(const PbNode& node, const UnixfsData& d, std::vector<DirEntry>& out, int depth);
+  // Each shard is listed once: a HAMT that links one shard twice is kMalformed, not a loop.
+  Status HamtList(const PbNode& node, const UnixfsData& d, std::vector<DirEntry>& out, int depth,
+                  std::unordered_set<Cid>& seen);
 
   std::shared_ptr<BlockGetter> blocks_;
 };
