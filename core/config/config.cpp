@@ -4,7 +4,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
+
+#include "core/util/json.h"
 
 extern char** environ;
 
@@ -34,8 +37,10 @@ Result<json> ReadJsonFile(const std::string& path, bool* present) {
   *present = true;
   std::stringstream ss;
   ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
-  if (j.is_discarded()) return MakeError(Errc::kInvalidArgument, "config " + path + " is not valid JSON");
+  auto parsed = ParseUntrustedJson(ss.str(), /*ignore_comments=*/true);
+  if (!parsed.ok())
+    return MakeError(Errc::kInvalidArgument, "config " + path + " is not valid JSON: " + parsed.error().message);
+  json j = std::move(*parsed);
   if (!j.is_object()) return MakeError(Errc::kInvalidArgument, "config " + path + " must hold a JSON object");
   return j;
 }
@@ -70,7 +75,11 @@ Result<uint64_t> ParseBytes(const std::string& name, const std::string& text) {
   else if (unit == "g" || unit == "gb" || unit == "gib") mult = 1024.0 * 1024 * 1024;
   else if (unit == "t" || unit == "tb" || unit == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
   else return MakeError(Errc::kInvalidArgument, name + "=" + text + ": unknown unit '" + unit + "'");
-  return static_cast<uint64_t>(num * mult);
+  // Converting a double outside [0, 2^64) to uint64_t is undefined: check first (NaN fails too).
+  const double bytes = num * mult;
+  if (!(bytes < 18446744073709551616.0))
+    return MakeError(Errc::kInvalidArgument, name + "=" + text + " is too large (at most 2^64-1 bytes)");
+  return static_cast<uint64_t>(bytes);
 }
 
 Status CheckUrl(const std::string& what, const std::string& url) {
@@ -108,8 +117,11 @@ Status ReadField(const json& obj, const char* key, const std::string& path, T* o
   } else {
     if (!v.is_number_integer() && !v.is_number_unsigned())
       return MakeError(Errc::kInvalidArgument, "config " + path + " must be an integer");
-    if (v.is_number_integer() && v.get<int64_t>() < 0)
+    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0)
       return MakeError(Errc::kInvalidArgument, "config " + path + " must not be negative");
+    if (std::is_signed_v<T> && v.is_number_unsigned() &&
+        v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+      return MakeError(Errc::kInvalidArgument, "config " + path + " is too large");
     *out = v.get<T>();
   }
   return Status::Ok();

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/infer/safetensors.h"
+#include "core/util/json.h"
 
 namespace ipfskit::infer {
 namespace {
@@ -15,9 +16,16 @@ std::string Join(const std::string& dir, const std::string& file) {
 
 Result<json> ReadJson(ModelFiles& files, const std::string& path) {
   IPFSKIT_ASSIGN_OR_RETURN(Bytes b, files.Read(path));
-  auto j = json::parse(b.begin(), b.end(), nullptr, false);
-  if (j.is_discarded()) return MakeError(Errc::kMalformed, path + ": not valid JSON");
+  auto j = ParseUntrustedJson(AsChars(b));
+  if (!j.ok()) return MakeError(Errc::kMalformed, path + ": " + j.error().message);
   return j;
+}
+
+// A typed field of a model file; a wrongly typed value is an error naming the file.
+template <typename T>
+Result<T> Field(Result<T> r, const std::string& file) {
+  if (!r.ok()) return MakeError(Errc::kMalformed, file + ": " + r.error().message);
+  return r;
 }
 
 // Optional file: a missing one is an empty object, any other failure an error.
@@ -137,7 +145,9 @@ size_t BertModel::weight_bytes() const {
   return n * sizeof(float);
 }
 
-Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
+namespace {
+
+Result<std::shared_ptr<const BertModel>> LoadBertModelUnchecked(ModelFiles& files) {
   auto m = std::make_shared<BertModel>();
   m->source = files.Describe();
 
@@ -151,8 +161,8 @@ Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
     bool has_transformer = false;
     for (auto& mod : mods) {
       if (!mod.is_object()) return MakeError(Errc::kMalformed, "modules.json: bad entry");
-      std::string type = mod.value("type", "");
-      std::string path = mod.value("path", "");
+      IPFSKIT_ASSIGN_OR_RETURN(std::string type, Field(JsonString(mod, "type", ""), "modules.json"));
+      IPFSKIT_ASSIGN_OR_RETURN(std::string path, Field(JsonString(mod, "path", ""), "modules.json"));
       if (!path.empty() && !IsSafeRelativePath(path))
         return MakeError(Errc::kMalformed, "modules.json: bad path '" + path + "'");
       if (type.ends_with(".Transformer")) {
@@ -172,14 +182,15 @@ Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
 
   IPFSKIT_ASSIGN_OR_RETURN(json cfg, ReadJson(files, Join(tdir, "config.json")));
   if (!cfg.is_object()) return MakeError(Errc::kMalformed, "config.json: not an object");
-  std::string model_type = cfg.value("model_type", "");
+  IPFSKIT_ASSIGN_OR_RETURN(std::string model_type, Field(JsonString(cfg, "model_type", ""), "config.json"));
   if (model_type != "bert")
     return MakeError(Errc::kUnsupported, "config.json: architecture '" + model_type +
                                              "' is not supported (only model_type \"bert\")");
-  std::string act = cfg.value("hidden_act", "gelu");
+  IPFSKIT_ASSIGN_OR_RETURN(std::string act, Field(JsonString(cfg, "hidden_act", "gelu"), "config.json"));
   if (act != "gelu")
     return MakeError(Errc::kUnsupported, "config.json: hidden_act '" + act + "' is not supported");
-  std::string pos_type = cfg.value("position_embedding_type", "absolute");
+  IPFSKIT_ASSIGN_OR_RETURN(std::string pos_type,
+                           Field(JsonString(cfg, "position_embedding_type", "absolute"), "config.json"));
   if (pos_type != "absolute")
     return MakeError(Errc::kUnsupported,
                      "config.json: position_embedding_type '" + pos_type + "' is not supported");
@@ -191,26 +202,33 @@ Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
   IPFSKIT_ASSIGN_OR_RETURN(c.intermediate_size, GetInt(cfg, "intermediate_size", true));
   IPFSKIT_ASSIGN_OR_RETURN(c.max_position_embeddings, GetInt(cfg, "max_position_embeddings", false, 512));
   IPFSKIT_ASSIGN_OR_RETURN(c.type_vocab_size, GetInt(cfg, "type_vocab_size", false, 2));
-  if (cfg.contains("layer_norm_eps") && cfg["layer_norm_eps"].is_number())
-    c.layer_norm_eps = cfg["layer_norm_eps"].get<float>();
+  if (cfg.contains("layer_norm_eps") && cfg["layer_norm_eps"].is_number()) {
+    // A double outside float's range does not convert (undefined behaviour): check first.
+    double eps = cfg["layer_norm_eps"].get<double>();
+    if (!(eps > 0 && eps < 1)) return MakeError(Errc::kMalformed, "config.json: bad layer_norm_eps");
+    c.layer_norm_eps = float(eps);
+  }
   if (c.hidden_size % c.num_heads != 0)
     return MakeError(Errc::kMalformed, "config.json: hidden_size is not a multiple of num_attention_heads");
   if (c.num_layers > 256) return MakeError(Errc::kMalformed, "config.json: too many layers");
 
   // Pooling.
   if (has_pooling) {
-    IPFSKIT_ASSIGN_OR_RETURN(json pc, ReadJson(files, Join(pdir, "config.json")));
+    const std::string pfile = Join(pdir, "config.json");
+    IPFSKIT_ASSIGN_OR_RETURN(json pc, ReadJson(files, pfile));
+    if (!pc.is_object()) return MakeError(Errc::kMalformed, pfile + ": not an object");
     PoolingConfig& p = m->pooling;
-    p.cls = pc.value("pooling_mode_cls_token", false);
-    p.max = pc.value("pooling_mode_max_tokens", false);
-    p.mean = pc.value("pooling_mode_mean_tokens", false);
-    p.mean_sqrt_len = pc.value("pooling_mode_mean_sqrt_len_tokens", false);
-    for (const char* unsupported : {"pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"})
-      if (pc.value(unsupported, false))
-        return MakeError(Errc::kUnsupported, std::string("pooling: ") + unsupported + " is not supported");
+    IPFSKIT_ASSIGN_OR_RETURN(p.cls, Field(JsonBool(pc, "pooling_mode_cls_token", false), pfile));
+    IPFSKIT_ASSIGN_OR_RETURN(p.max, Field(JsonBool(pc, "pooling_mode_max_tokens", false), pfile));
+    IPFSKIT_ASSIGN_OR_RETURN(p.mean, Field(JsonBool(pc, "pooling_mode_mean_tokens", false), pfile));
+    IPFSKIT_ASSIGN_OR_RETURN(p.mean_sqrt_len, Field(JsonBool(pc, "pooling_mode_mean_sqrt_len_tokens", false), pfile));
+    for (const char* unsupported : {"pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+      IPFSKIT_ASSIGN_OR_RETURN(bool on, Field(JsonBool(pc, unsupported, false), pfile));
+      if (on) return MakeError(Errc::kUnsupported, std::string("pooling: ") + unsupported + " is not supported");
+    }
     if (p.modes() == 0) return MakeError(Errc::kMalformed, "pooling: no pooling mode is on");
-    if (pc.contains("word_embedding_dimension") &&
-        pc.value("word_embedding_dimension", 0) != c.hidden_size)
+    IPFSKIT_ASSIGN_OR_RETURN(int64_t wdim, Field(JsonInt(pc, "word_embedding_dimension", c.hidden_size), pfile));
+    if (wdim != c.hidden_size)
       return MakeError(Errc::kMalformed, "pooling: word_embedding_dimension differs from hidden_size");
   }
 
@@ -220,6 +238,7 @@ Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
   if (tdir.empty() && sb.empty()) {
     IPFSKIT_ASSIGN_OR_RETURN(sb, ReadOptionalJson(files, "sentence_bert_config.json"));
   }
+  if (!sb.is_object()) return MakeError(Errc::kMalformed, "sentence_bert_config.json: not an object");
   size_t max_len = size_t(c.max_position_embeddings);
   if (sb.contains("max_seq_length") && sb["max_seq_length"].is_number_integer() &&
       sb["max_seq_length"].get<int64_t>() > 2)
@@ -231,7 +250,8 @@ Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
     return MakeError(Errc::kMalformed, "tokenizer has " + std::to_string(m->tokenizer.vocab_size()) +
                                            " tokens but config.json vocab_size is " +
                                            std::to_string(c.vocab_size));
-  if (sb.value("do_lower_case", false) && !m->tokenizer.options().lowercase)
+  IPFSKIT_ASSIGN_OR_RETURN(bool sb_lower, Field(JsonBool(sb, "do_lower_case", false), "sentence_bert_config.json"));
+  if (sb_lower && !m->tokenizer.options().lowercase)
     return MakeError(Errc::kUnsupported, "sentence_bert_config.json: do_lower_case is not supported");
 
   // Weights.
@@ -277,6 +297,18 @@ Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
   }
   m->weights_dtype = r.dtype();
   return std::shared_ptr<const BertModel>(std::move(m));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const BertModel>> LoadBertModel(ModelFiles& files) {
+  // The loader runs on FUSE and engine threads: nothing may escape it. The checks above should
+  // leave nlohmann nothing to throw; bad_alloc (a huge but consistent model) remains.
+  try {
+    return LoadBertModelUnchecked(files);
+  } catch (const std::exception& e) {
+    return MakeError(Errc::kMalformed, "model " + files.Describe() + ": " + e.what());
+  }
 }
 
 }  // namespace ipfskit::infer

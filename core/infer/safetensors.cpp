@@ -4,6 +4,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/util/json.h"
+
 namespace ipfskit::infer {
 namespace {
 
@@ -85,9 +87,10 @@ Result<SafetensorsFile> SafetensorsFile::Parse(Bytes file) {
   if (n > kSafetensorsMaxHeader) return Bad("header length " + std::to_string(n) + " over the limit");
   if (n > file.size() - 8) return Bad("header length " + std::to_string(n) + " past end of file");
   if (n < 2 || file[8] != '{') return Bad("header does not start with '{'");
-  auto header = nlohmann::json::parse(file.begin() + 8, file.begin() + 8 + n, nullptr,
-                                       /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object()) return Bad("header is not a JSON object");
+  auto parsed = ParseUntrustedJson(AsChars(ByteView(file).subspan(8, n)));
+  if (!parsed.ok()) return Bad("header is not a JSON object: " + parsed.error().message);
+  const nlohmann::json& header = *parsed;
+  if (!header.is_object()) return Bad("header is not a JSON object");
 
   SafetensorsFile out;
   out.data_start_ = 8 + n;

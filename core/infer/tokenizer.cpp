@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "core/util/json.h"
+
 namespace ipfskit::infer {
 namespace {
 
@@ -193,6 +195,8 @@ Status WordPieceTokenizer::Init() {
     *id = it->second;
     return Status::Ok();
   };
+  max_piece_bytes_ = 0;
+  for (const auto& [tok, id] : vocab_) max_piece_bytes_ = std::max(max_piece_bytes_, tok.size());
   IPFSKIT_TRY_STATUS(need(opts_.unk_token, &unk_id_));
   IPFSKIT_TRY_STATUS(need(opts_.cls_token, &cls_id_));
   IPFSKIT_TRY_STATUS(need(opts_.sep_token, &sep_id_));
@@ -224,26 +228,56 @@ Result<WordPieceTokenizer> WordPieceTokenizer::FromVocabTxt(std::string_view tex
 }
 
 Result<WordPieceTokenizer> WordPieceTokenizer::FromTokenizerJson(std::string_view text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  // tokenizer.json comes from a model folder, i.e. from the network: nothing may escape.
+  try {
+    return FromTokenizerJsonUnchecked(text);
+  } catch (const std::exception& e) {
+    return MakeError(Errc::kMalformed, std::string("tokenizer.json: ") + e.what());
+  }
+}
+
+Result<WordPieceTokenizer> WordPieceTokenizer::FromTokenizerJsonUnchecked(std::string_view text) {
   auto bad = [](const std::string& m) { return MakeError(Errc::kMalformed, "tokenizer.json: " + m); };
   auto unsupported = [](const std::string& m) {
     return MakeError(Errc::kUnsupported, "tokenizer.json: " + m);
   };
-  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  auto parsed = ParseUntrustedJson(text);
+  if (!parsed.ok()) return bad(parsed.error().message);
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object()) return bad("not a JSON object");
+  // A wrongly typed field is an error naming it, never a nlohmann type_error.
+  auto str = [&](const nlohmann::json& obj, const char* key, const char* dflt) -> Result<std::string> {
+    auto r = JsonString(obj, key, dflt);
+    if (!r.ok()) return bad(r.error().message);
+    return r;
+  };
+  auto boolean = [&](const nlohmann::json& obj, const char* key, bool dflt) -> Result<bool> {
+    auto r = JsonBool(obj, key, dflt);
+    if (!r.ok()) return bad(r.error().message);
+    return r;
+  };
   WordPieceTokenizer t;
   TokenizerOptions& o = t.opts_;
   auto model = j.find("model");
   if (model == j.end() || !model->is_object()) return bad("no model");
-  if (model->value("type", "") != "WordPiece")
-    return unsupported("model type '" + model->value("type", "") + "' is not WordPiece");
-  o.unk_token = model->value("unk_token", "[UNK]");
-  o.continuing_subword_prefix = model->value("continuing_subword_prefix", "##");
-  o.max_input_chars_per_word = model->value("max_input_chars_per_word", size_t(100));
+  IPFSKIT_ASSIGN_OR_RETURN(std::string mtype, str(*model, "type", ""));
+  if (mtype != "WordPiece") return unsupported("model type '" + mtype + "' is not WordPiece");
+  IPFSKIT_ASSIGN_OR_RETURN(o.unk_token, str(*model, "unk_token", "[UNK]"));
+  IPFSKIT_ASSIGN_OR_RETURN(o.continuing_subword_prefix, str(*model, "continuing_subword_prefix", "##"));
+  // WordPiece's search is quadratic in the word length: refuse what no real model uses.
+  auto max_chars = JsonInt(*model, "max_input_chars_per_word", 100, 0, kMaxInputCharsPerWord);
+  if (!max_chars.ok()) return bad(max_chars.error().message);
+  o.max_input_chars_per_word = size_t(*max_chars);
   auto vocab = model->find("vocab");
   if (vocab == model->end() || !vocab->is_object() || vocab->empty()) return bad("no model.vocab");
+  // Ids index a table, so they must stay within what the file can hold: below the number of
+  // entries it has, with some room for gaps. A few bytes must not allocate gigabytes.
+  auto added = j.find("added_tokens");
+  const bool has_added = added != j.end() && added->is_array();
+  const int64_t max_id = int64_t(vocab->size() + (has_added ? added->size() : 0)) * 2 + 1024;
   for (auto& [tok, idv] : vocab->items()) {
-    if (!idv.is_number_integer() || idv.get<int64_t>() < 0 || idv.get<int64_t>() > 10'000'000)
-      return bad("bad id for token '" + tok + "'");
+    if (!idv.is_number_unsigned() || idv.get<uint64_t>() >= uint64_t(max_id))
+      return bad("bad id for token '" + tok + "' (ids must be integers below " + std::to_string(max_id) + ")");
     int32_t id = idv.get<int32_t>();
     if (size_t(id) >= t.id_to_token_.size()) t.id_to_token_.resize(id + 1);
     t.id_to_token_[id] = tok;
@@ -254,22 +288,22 @@ Result<WordPieceTokenizer> WordPieceTokenizer::FromTokenizerJson(std::string_vie
   if (norm == j.end() || norm->is_null()) {
     o.clean_text = o.handle_chinese_chars = o.lowercase = false;
     o.strip_accents = false;
-  } else if (norm->is_object() && norm->value("type", "") == "BertNormalizer") {
-    o.clean_text = norm->value("clean_text", true);
-    o.handle_chinese_chars = norm->value("handle_chinese_chars", true);
-    o.lowercase = norm->value("lowercase", true);
+  } else if (norm->is_object() && norm->value("type", nlohmann::json()) == "BertNormalizer") {
+    IPFSKIT_ASSIGN_OR_RETURN(o.clean_text, boolean(*norm, "clean_text", true));
+    IPFSKIT_ASSIGN_OR_RETURN(o.handle_chinese_chars, boolean(*norm, "handle_chinese_chars", true));
+    IPFSKIT_ASSIGN_OR_RETURN(o.lowercase, boolean(*norm, "lowercase", true));
     auto sa = norm->find("strip_accents");
     if (sa != norm->end() && sa->is_boolean()) o.strip_accents = sa->get<bool>();
   } else {
     return unsupported("normalizer is not BertNormalizer");
   }
   auto pre = j.find("pre_tokenizer");
-  if (pre == j.end() || !pre->is_object() || pre->value("type", "") != "BertPreTokenizer")
+  if (pre == j.end() || !pre->is_object() || pre->value("type", nlohmann::json()) != "BertPreTokenizer")
     return unsupported("pre_tokenizer is not BertPreTokenizer");
 
   auto post = j.find("post_processor");
   if (post == j.end() || !post->is_object()) return unsupported("no post_processor");
-  std::string ptype = post->value("type", "");
+  IPFSKIT_ASSIGN_OR_RETURN(std::string ptype, str(*post, "type", ""));
   if (ptype == "BertProcessing") {
     auto cls = post->find("cls"), sep = post->find("sep");
     if (cls == post->end() || sep == post->end() || !cls->is_array() || !sep->is_array() ||
@@ -283,20 +317,26 @@ Result<WordPieceTokenizer> WordPieceTokenizer::FromTokenizerJson(std::string_vie
         !(*single)[0].contains("SpecialToken") || !(*single)[1].contains("Sequence") ||
         !(*single)[2].contains("SpecialToken"))
       return unsupported("TemplateProcessing 'single' is not [CLS] $A [SEP]");
-    o.cls_token = (*single)[0]["SpecialToken"].value("id", "");
-    o.sep_token = (*single)[2]["SpecialToken"].value("id", "");
+    IPFSKIT_ASSIGN_OR_RETURN(o.cls_token, str((*single)[0]["SpecialToken"], "id", ""));
+    IPFSKIT_ASSIGN_OR_RETURN(o.sep_token, str((*single)[2]["SpecialToken"], "id", ""));
   } else {
     return unsupported("post_processor '" + ptype + "' is not BertProcessing/TemplateProcessing");
   }
 
-  auto added = j.find("added_tokens");
-  if (added != j.end() && added->is_array()) {
+  if (has_added) {
+    if (added->size() > kMaxAddedTokens)  // each is tried at every position of every input
+      return unsupported(std::to_string(added->size()) + " added tokens; at most " +
+                         std::to_string(kMaxAddedTokens) + " are supported");
     for (auto& a : *added) {
       if (!a.is_object() || !a.contains("content") || !a["content"].is_string() ||
-          !a.contains("id") || !a["id"].is_number_integer())
+          !a.contains("id") || !a["id"].is_number_unsigned())
         return bad("bad added_tokens entry");
-      AddedToken at{a["content"].get<std::string>(), a["id"].get<int32_t>(),
-                    a.value("single_word", false), a.value("normalized", false)};
+      if (a["id"].get<uint64_t>() >= uint64_t(max_id))
+        return bad("added token id " + std::to_string(a["id"].get<uint64_t>()) + " is not below " +
+                   std::to_string(max_id));
+      AddedToken at{a["content"].get<std::string>(), a["id"].get<int32_t>(), false, false};
+      IPFSKIT_ASSIGN_OR_RETURN(at.single_word, boolean(a, "single_word", false));
+      IPFSKIT_ASSIGN_OR_RETURN(at.normalized, boolean(a, "normalized", false));
       if (at.id < 0) return bad("bad added token id");
       if (size_t(at.id) >= t.id_to_token_.size()) t.id_to_token_.resize(at.id + 1);
       t.id_to_token_[at.id] = at.content;
@@ -334,6 +374,11 @@ void WordPieceTokenizer::WordPiece(const std::u32string& word, std::vector<int32
     size_t end = word.size();
     int32_t found = -1;
     while (start < end) {
+      // No vocabulary entry is longer than max_piece_bytes_: skip those without hashing them.
+      if ((start > 0 ? opts_.continuing_subword_prefix.size() : 0) + off[end] - off[start] > max_piece_bytes_) {
+        end--;
+        continue;
+      }
       piece.clear();
       if (start > 0) piece = opts_.continuing_subword_prefix;
       piece.append(utf8, off[start], off[end] - off[start]);

@@ -46,12 +46,18 @@ struct Encoding {
 
 class WordPieceTokenizer {
  public:
+  // Limits on what a tokenizer.json may ask for (real BERT files use 100 and a handful).
+  static constexpr int64_t kMaxInputCharsPerWord = 1000;
+  static constexpr size_t kMaxAddedTokens = 1024;
+
   // vocab.txt: one token per line, id = line number. Special tokens of `opts` present in the
   // vocabulary (and [PAD], [MASK]) are added tokens, as transformers' converter makes them.
   static Result<WordPieceTokenizer> FromVocabTxt(std::string_view vocab_txt,
                                                  const TokenizerOptions& opts = {});
   // tokenizer.json with a WordPiece model; the normalizer, pre-tokenizer and post-processor must
-  // be the BERT ones (anything else is kUnsupported rather than silently different).
+  // be the BERT ones (anything else is kUnsupported rather than silently different). Hostile
+  // input is kMalformed, never an exception: nesting is limited (kMaxJsonDepth), every field is
+  // type-checked, and token ids must be below 2 × (vocab + added entries) + 1024.
   static Result<WordPieceTokenizer> FromTokenizerJson(std::string_view json);
 
   // max_length counts [CLS] and [SEP]; 0 means no limit. Invalid UTF-8 bytes read as U+FFFD
@@ -65,6 +71,7 @@ class WordPieceTokenizer {
   const TokenizerOptions& options() const { return opts_; }
 
  private:
+  static Result<WordPieceTokenizer> FromTokenizerJsonUnchecked(std::string_view json);
   Status Init();
   void EncodePieces(std::string_view text, std::vector<int32_t>* ids) const;
   void NormalizedPieces(const std::u32string& normalized, std::vector<int32_t>* ids) const;
@@ -75,6 +82,7 @@ class WordPieceTokenizer {
   std::vector<std::string> id_to_token_;
   std::vector<AddedToken> added_;
   int32_t unk_id_ = 0, cls_id_ = 0, sep_id_ = 0;
+  size_t max_piece_bytes_ = 0;  // longest vocabulary entry
 };
 
 // Helpers shared with tests.
