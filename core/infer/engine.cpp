@@ -9,12 +9,15 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/util/json.h"
+
 namespace ipfskit::infer {
 
 struct InferenceEngine::Model {
   enum class State { kLoading, kReady, kFailed };
   State state = State::kLoading;
   Error error{Errc::kInternal, ""};
+  std::chrono::steady_clock::time_point retry_at;  // kFailed: when the next Acquire loads again
   std::unique_ptr<BertRunner> runner;
   ModelInfo info;
   size_t bytes = 0;
@@ -67,9 +70,35 @@ InferenceEngine::~InferenceEngine() {
   worker_.join();
 }
 
+namespace {
+
+// Loads and prepares a model; an exception from the loader or the backend becomes an error
+// here, so that it can neither leave the entry "loading" for ever nor reach a FUSE callback.
+Result<std::unique_ptr<BertRunner>> LoadAndPrepare(const ModelLoader& loader, const std::string& key,
+                                                   const std::shared_ptr<Backend>& backend,
+                                                   std::mutex& backend_mu) {
+  try {
+    IPFSKIT_ASSIGN_OR_RETURN(auto loaded, loader(key));
+    std::lock_guard<std::mutex> bl(backend_mu);
+    return BertRunner::Create(backend, loaded);
+  } catch (const std::exception& e) {
+    return MakeError(Errc::kInternal, std::string("loading failed with an exception: ") + e.what());
+  } catch (...) {
+    return MakeError(Errc::kInternal, "loading failed with an unknown exception");
+  }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<InferenceEngine::Model>> InferenceEngine::Acquire(const std::string& key) {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> l(mu_);
+  const auto deadline = Clock::now() + limits_.model_load_wait;
+  std::shared_ptr<Model> waited;  // the load this call waited for, if any
   for (;;) {
+    if (stopping_) return MakeError(Errc::kCancelled, "inference engine stopped");
+    // Whoever waited for a load that failed gets that load's error, back-off or not.
+    if (waited && waited->state == Model::State::kFailed) return waited->error;
     auto it = models_.find(key);
     if (it == models_.end()) break;
     auto m = it->second;
@@ -78,29 +107,31 @@ Result<std::shared_ptr<InferenceEngine::Model>> InferenceEngine::Acquire(const s
       lru_.push_front(key);
       return m;
     }
-    if (m->state == Model::State::kFailed) return m->error;
-    cv_.wait(l);  // another thread is loading it
+    if (m->state == Model::State::kFailed) {
+      if (Clock::now() < m->retry_at) return m->error;
+      models_.erase(it);  // the back-off is over: load again
+      break;
+    }
+    waited = m;  // another thread is loading it
+    if (cv_.wait_until(l, deadline) == std::cv_status::timeout && m->state == Model::State::kLoading)
+      return MakeError(Errc::kTimeout, "model " + key + " is still loading after " +
+                                           std::to_string(limits_.model_load_wait.count()) + " ms");
   }
   auto m = std::make_shared<Model>();
   models_[key] = m;
   l.unlock();
 
   // Load and prepare without the engine lock: this takes seconds for big models.
-  Result<std::unique_ptr<BertRunner>> runner = MakeError(Errc::kInternal, "not loaded");
-  auto loaded = loader_(key);
-  if (loaded.ok()) {
-    std::lock_guard<std::mutex> bl(backend_mu_);
-    runner = BertRunner::Create(backend_, *loaded);
-  }
+  Result<std::unique_ptr<BertRunner>> runner = LoadAndPrepare(loader_, key, backend_, backend_mu_);
   l.lock();
-  if (!loaded.ok() || !runner.ok()) {
-    // Not cached: the folder may be fixed or become reachable; the next lookup retries.
-    Error e = loaded.ok() ? runner.error() : loaded.error();
+  if (!runner.ok()) {
+    Error e = runner.error();
     e.message = "model " + key + ": " + e.message;
     spdlog::warn("infer: cannot load {}", e.message);
     m->state = Model::State::kFailed;
     m->error = e;
-    models_.erase(key);
+    m->retry_at = Clock::now() + limits_.model_retry_after;
+    // The entry stays in models_ for the back-off (nothing else replaces a loading entry).
     cv_.notify_all();
     return e;
   }
@@ -220,6 +251,14 @@ EngineStats InferenceEngine::stats() const {
   return s;
 }
 
+void InferenceEngine::RunCallback(Job& j, Result<EmbeddingResult> r) {
+  // A callback that throws must not take the worker thread (and the process) with it.
+  try {
+    j.callback(std::move(r));
+  } catch (...) {
+  }
+}
+
 void InferenceEngine::WorkerLoop() {
   for (;;) {
     std::vector<std::shared_ptr<Job>> round;
@@ -231,7 +270,7 @@ void InferenceEngine::WorkerLoop() {
         queue_.clear();
         in_flight_ -= pending.size();
         l.unlock();
-        for (auto& j : pending) j->callback(MakeError(Errc::kCancelled, "inference engine stopped"));
+        for (auto& j : pending) RunCallback(*j, MakeError(Errc::kCancelled, "inference engine stopped"));
         return;
       }
       // All queued jobs of the oldest job's model, in arrival order.
@@ -245,7 +284,12 @@ void InferenceEngine::WorkerLoop() {
         }
       }
     }
-    RunRound(round);
+    try {
+      RunRound(round);
+    } catch (const std::exception& e) {  // bad_alloc, or a backend that throws
+      for (auto& j : round)
+        if (!j->error) j->error = MakeError(Errc::kInternal, std::string("inference failed: ") + e.what());
+    }
     std::vector<std::shared_ptr<Job>> finished, unfinished;
     for (auto& j : round)
       (j->error || j->done == j->inputs.size() ? finished : unfinished).push_back(std::move(j));
@@ -264,8 +308,8 @@ void InferenceEngine::WorkerLoop() {
       }
     }
     for (auto& j : finished) {
-      if (j->error) j->callback(*j->error);
-      else j->callback(std::move(j->result));
+      if (j->error) RunCallback(*j, *j->error);
+      else RunCallback(*j, std::move(j->result));
     }
   }
 }
@@ -363,8 +407,9 @@ Result<std::vector<std::string>> ParseJobInput(std::string_view text, const Engi
                                                    std::to_string(limits.max_input_bytes));
     size_t first = line.find_first_not_of(" \t");
     if (first != line.npos && line[first] == '{') {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.is_object()) {
+      auto parsed = ParseUntrustedJson(line);
+      const nlohmann::json j = parsed.ok() ? std::move(*parsed) : nlohmann::json();
+      if (j.is_object()) {
         auto t = j.find("text");
         if (t == j.end() || !t->is_string())
           return MakeError(Errc::kInvalidArgument,

@@ -8,8 +8,14 @@
 // Thread-safety: every public method may be called from any thread. Callbacks run on the worker
 // thread (or on the caller's thread when Submit fails); they must not call back into the engine
 // synchronously with a lock held by the caller.
+//
+// Failures: no exception leaves the engine (callers are FUSE callbacks and the worker thread).
+// A loader or backend that throws counts as a failed load (kInternal naming the exception); a
+// failed load wakes every caller waiting for it with its error and is remembered for
+// EngineLimits::model_retry_after. A throw while running a batch fails that round's jobs.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,6 +45,12 @@ struct EngineLimits {
   size_t batch_token_budget = 16384;  // tokens per forward pass
   size_t round_token_budget = 131072; // tokens taken from the queue per round (fairness)
   size_t model_memory_bytes = size_t(4) << 30;  // loaded models (host + backend), LRU beyond
+  // A model that failed to load is remembered this long: Acquire returns the same error at
+  // once instead of reading the folder again; after it, the next Acquire loads again (the
+  // folder may have become reachable, or an alias may point elsewhere).
+  std::chrono::milliseconds model_retry_after{2000};
+  // The longest a caller waits for another thread's load of the same model (kTimeout after).
+  std::chrono::milliseconds model_load_wait{std::chrono::minutes(5)};
 };
 
 struct EmbeddingResult {
@@ -101,6 +113,7 @@ class InferenceEngine {
   Result<std::shared_ptr<Model>> Acquire(const std::string& key);
   void EvictLocked();
   void WorkerLoop();
+  static void RunCallback(Job& job, Result<EmbeddingResult> result);
   void RunRound(std::vector<std::shared_ptr<Job>>& jobs);
 
   std::shared_ptr<Backend> backend_;
