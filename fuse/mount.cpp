@@ -341,10 +341,13 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   struct SessionGuard {
     fuse_session* se;
     bool mounted = false, handlers = false;
-    ~SessionGuard() {
+    ~SessionGuard() { Destroy(); }
+    void Destroy() {
+      if (!se) return;
       if (mounted) fuse_session_unmount(se);
       if (handlers) fuse_remove_signal_handlers(se);
       fuse_session_destroy(se);
+      se = nullptr;
     }
   } guard{se};
   BlockStopSignals blocked;
@@ -471,9 +474,9 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   sd_notify(0, "STOPPING=1");
   spdlog::info("unmounting {}", mp);
   if (Status st = (*mfs_tree)->Close(); !st.ok()) spdlog::error("/mfs: final commit failed: {}", st.error().message);
-  // Unmounting aborts the connection, so a readiness stat still waiting returns.
-  fuse_session_unmount(se);
-  guard.mounted = false;
+  // Closing the session's /dev/fuse fd aborts the connection, so a readiness stat still
+  // waiting (a loop that ended before it served INIT) returns instead of blocking the join.
+  guard.Destroy();
   readiness.join();
   if (rc != 0 && rc != SIGINT && rc != SIGTERM && rc != SIGHUP)
     return MakeError(Errc::kIo, "FUSE loop ended with error " + std::to_string(rc));
