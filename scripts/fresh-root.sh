@@ -22,6 +22,8 @@
 # carried over, so the root reaches the same registries. Nothing about the host is written into
 # the repository.
 #
+# ../shared, when it exists, appears read-only at /shared (beside /src, as the tests expect).
+#
 # Cleanup: the root's mounts (overlay, /dev, /proc, /sys, and every FUSE mount CMD makes) live
 # in a private mount namespace and its processes in a private PID namespace. When CMD ends, or
 # on Ctrl-C/SIGTERM, the kernel kills every process in it and drops every mount; then the
@@ -52,6 +54,9 @@ if ! command -v mmdebstrap >/dev/null; then
 fi
 
 CACHE=${IPFSKIT_ROOT_CACHE:-/var/cache/ipfskit-ci}
+# ../shared (fixtures, specs, pjdfstest) is bound read-only at /shared, beside /src, as in CI.
+SHARED=""
+[ -d "$SRC_DIR/../shared" ] && SHARED=$(realpath "$SRC_DIR/../shared")
 mkdir -p /var/tmp
 WORK=$(mktemp -d /var/tmp/ipfskit-root.XXXXXX)
 
@@ -132,6 +137,10 @@ run_in_root() {
       mkdir -p \"\$ROOT.upper\" \"\$ROOT.work\" \"\$ROOT\"
       mount -t overlay overlay -o lowerdir=\"\$LOWER\",upperdir=\"\$ROOT.upper\",workdir=\"\$ROOT.work\" \"\$ROOT\"
     fi
+    if [ -n \"\$SHARED\" ]; then
+      mkdir -p \"\$ROOT/shared\"
+      mount --bind \"\$SHARED\" \"\$ROOT/shared\" && mount -o remount,bind,ro \"\$ROOT/shared\"
+    fi
     mount --rbind /dev \"\$ROOT/dev\"
     mount -t proc proc \"\$ROOT/proc\"
     mount --rbind /sys \"\$ROOT/sys\"
@@ -139,7 +148,7 @@ run_in_root() {
     exec chroot \"\$ROOT\" /usr/bin/env -i HOME=/root TERM=\"\${TERM:-dumb}\" LANG=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=\"\${CI:-}\" \
       IPFSKIT_TEST_FRESH_ROOT=1 /bin/bash -c \"\$CMD\""
-  ROOT=$root LOWER=${LOWER:-} CMD=$cmd \
+  ROOT=$root LOWER=${LOWER:-} CMD=$cmd SHARED=$SHARED \
     unshare --mount --propagation private --pid --fork --kill-child=SIGKILL /bin/bash -c "$setup"
 }
 
