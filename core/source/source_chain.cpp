@@ -222,14 +222,15 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
     c_->failed.fetch_add(1);
     Error e = MakeError(Errc::kTimeout, "fetching " + cid.ToString() + " ran past the overall timeout" +
                                             (attempts.empty() ? std::string() : ": " + attempts));
-    spdlog::warn("sources: {}", e.message);
+    spdlog::debug("sources: {}", e.message);
     return e;
   }
   c_->failed.fetch_add(1);
   if (!last) return MakeError(Errc::kNotFound, "no source to ask for " + cid.ToString());
   Error e = MakeError(last->code, "every source failed for " + cid.ToString() + ": " + attempts);
-  // Not-found answers are values (debug only); a read that fails with EIO leaves a warning.
-  spdlog::warn("sources: {}", e.message);
+  // The caller gets the error (the CLI prints it, the mount counts it in /.ipfskit/stats);
+  // the log keeps it at debug level so a CLI error stays one line.
+  spdlog::debug("sources: {}", e.message);
   return e;
 }
 
