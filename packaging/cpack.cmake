@@ -50,7 +50,8 @@ set(CPACK_DEBIAN_${_main}PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/debian/
 set(CPACK_DEBIAN_CUDA_PACKAGE_NAME ipfskit-cuda)
 set(CPACK_DEBIAN_CUDA_PACKAGE_SECTION contrib/utils)
 set(CPACK_DEBIAN_CUDA_PACKAGE_SHLIBDEPS OFF)
-set(CPACK_DEBIAN_CUDA_PACKAGE_DEPENDS "ipfskit (= ${PROJECT_VERSION})")
+# No shlibdeps (libcudart has no Debian package), so the C and C++ runtimes are named by hand.
+set(CPACK_DEBIAN_CUDA_PACKAGE_DEPENDS "ipfskit (= ${PROJECT_VERSION}), libc6 (>= 2.34), libstdc++6 (>= 12), libgcc-s1 (>= 3.0)")
 
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
 set(CPACK_RPM_PACKAGE_LICENSE "MIT OR Apache-2.0")

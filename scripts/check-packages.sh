@@ -104,7 +104,7 @@ verify "user ipfskit.service" --user verify "$tmp/user/ipfskit.service"
 # The CUDA plugin package, when the build has one.
 for pkg in ipfskit-cuda_"${version}"_amd64.deb; do
   [ -f "$pkg" ] || continue
-  dpkg-deb -f "$pkg" Depends | grep -qx "ipfskit (= $version)" && ok "$pkg depends on ipfskit (= $version)" \
+  dpkg-deb -f "$pkg" Depends | grep -q "^ipfskit (= $version)" && ok "$pkg depends on ipfskit (= $version)" \
     || bad "$pkg Depends: $(dpkg-deb -f "$pkg" Depends)"
   rpm -qpR ipfskit-cuda-"${version}"-*.rpm | grep -q 'libcudart' && bad "ipfskit-cuda rpm requires libcudart"
   lintian --tag-display-limit 0 "$pkg" > "$tmp/lintian-cuda" 2>&1 || true

@@ -21,6 +21,8 @@ PKGS=(
   # man pages, completion, packages and their checks
   help2man man-db bash-completion dpkg-dev rpm lintian systemd
   ca-certificates
+  # fuzz targets (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

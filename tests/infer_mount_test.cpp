@@ -28,6 +28,10 @@ std::string ReadAll(const std::string& p) {
 // Parses a NumPy v1.0 float32 (N, D) array.
 std::vector<float> ParseNpy(const std::string& b, int* n, int* d) {
   EXPECT_EQ(b.substr(0, 6), "\x93NUMPY");
+  if (b.size() < 10) {
+    ADD_FAILURE() << "not a .npy file: " << b.size() << " bytes";
+    return {};
+  }
   uint16_t hlen = static_cast<uint8_t>(b[8]) | (static_cast<uint8_t>(b[9]) << 8);
   std::string header = b.substr(10, hlen);
   EXPECT_NE(header.find("'<f4'"), std::string::npos) << header;
