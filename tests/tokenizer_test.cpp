@@ -191,58 +191,140 @@ std::string Describe(const std::string& s) {
   return o.str();
 }
 
-// Code points that the reference classifies differently from utf8proc (Unicode 15.0) when
-// alone between two letters: its category tables predate the newest Unicode versions (e.g.
-// U+089A, a nonspacing mark since Unicode 14, is not stripped there). Found by sweeping every
-// code point below U+30000 through both tokenizers; generated strings then avoid them.
-const std::set<char32_t>& UnicodeVersionDrift() {
-  static std::set<char32_t> drift = [] {
-    std::set<char32_t> d;
-    std::vector<std::string> probes;
-    std::vector<char32_t> cps;
-    for (char32_t c = 0; c < 0x30000; c++) {
-      if (c >= 0xD800 && c <= 0xDFFF) continue;
-      cps.push_back(c);
-      probes.push_back(U8(std::u32string(U"a") + c + U"b"));
-    }
-    json tj = TokenizerJson(MakeVocab(), true, nullptr);
-    std::string dir = ipfskit::testing::MakeTempDir("tok_sweep");
-    auto ref = HfEncode(dir, tj, probes);
-    auto tok = WordPieceTokenizer::FromTokenizerJson(tj.dump());
-    if (ref.size() != probes.size() || !tok.ok()) return d;
-    for (size_t i = 0; i < probes.size(); i++)
-      if (tok->Encode(probes[i]).ids != ref[i]) d.insert(cps[i]);
-    fs::remove_all(dir);
-    return d;
+// Code points where we knowingly give other ids than the reference when the code point stands
+// alone between two letters, each with the reason. Found by sweeping every code point below
+// U+30000 through both tokenizers (EveryCodePointAlone); that test fails on any disagreement
+// not listed here and on any entry here that no longer disagrees, and the generated strings of
+// the cross-checks avoid only these.
+struct KnownDisagreement {
+  char32_t first, last;  // inclusive range
+  const char* reason;
+};
+// We classify with utf8proc (Unicode 15.0); the reference uses older category tables, in which
+// these code points are unassigned or of another class. Each reason says what we do with them.
+constexpr const char* kMark =
+    "Mn in Unicode 15, not a mark in the reference's tables: we strip it with the accents";
+constexpr const char* kPunct =
+    "P* in Unicode 15, not punctuation in the reference's tables: we split the word at it";
+constexpr const char* kFormat =
+    "Cf in Unicode 15, not a control in the reference's tables: clean_text drops it";
+constexpr const char* kPoToSo = "Po to So in Unicode 12: no longer punctuation, no split";
+constexpr const char* kMnToMc = "Mn to Mc in Unicode 14: a spacing mark, no longer stripped";
+constexpr const char* kLoToMn = "Lo to Mn in Unicode 9 (Mongolian Ali Gali): stripped as a mark";
+constexpr const char* kMcToMn = "Mc to Mn in Unicode 12 (Javanese): stripped as a mark";
+const std::vector<KnownDisagreement> kKnownDisagreements = {
+    {0x061D, 0x061D, kPunct}, {0x07FD, 0x07FD, kMark}, {0x0890, 0x0891, kFormat},
+    {0x0898, 0x089F, kMark}, {0x08CA, 0x08E1, kMark}, {0x08E2, 0x08E2, kFormat},
+    {0x09FD, 0x09FD, kPunct}, {0x09FE, 0x09FE, kMark}, {0x0A76, 0x0A76, kPunct},
+    {0x0AFA, 0x0AFF, kMark}, {0x0B55, 0x0B55, kMark}, {0x0C04, 0x0C04, kMark},
+    {0x0C3C, 0x0C3C, kMark}, {0x0C77, 0x0C77, kPunct}, {0x0C84, 0x0C84, kPunct},
+    {0x0D00, 0x0D00, kMark}, {0x0D3B, 0x0D3C, kMark}, {0x0D81, 0x0D81, kMark},
+    {0x0EBA, 0x0EBA, kMark}, {0x0ECE, 0x0ECE, kMark}, {0x166D, 0x166D, kPoToSo},
+    {0x1734, 0x1734, kMnToMc}, {0x180F, 0x180F, kMark}, {0x1885, 0x1886, kLoToMn},
+    {0x1ABF, 0x1ACE, kMark}, {0x1B7D, 0x1B7E, kPunct}, {0x1DF6, 0x1DFB, kMark},
+    {0x2E43, 0x2E4F, kPunct}, {0x2E52, 0x2E54, kPunct}, {0x2E55, 0x2E55, kPunct},
+    {0x2E56, 0x2E56, kPunct}, {0x2E57, 0x2E57, kPunct}, {0x2E58, 0x2E58, kPunct},
+    {0x2E59, 0x2E59, kPunct}, {0x2E5A, 0x2E5A, kPunct}, {0x2E5B, 0x2E5B, kPunct},
+    {0x2E5C, 0x2E5C, kPunct}, {0x2E5D, 0x2E5D, kPunct}, {0xA82C, 0xA82C, kMark},
+    {0xA8C5, 0xA8C5, kMark}, {0xA8FF, 0xA8FF, kMark}, {0xA9BD, 0xA9BD, kMcToMn},
+    {0x10D24, 0x10D27, kMark}, {0x10EAB, 0x10EAC, kMark}, {0x10EAD, 0x10EAD, kPunct},
+    {0x10EFD, 0x10EFF, kMark}, {0x10F46, 0x10F50, kMark}, {0x10F55, 0x10F59, kPunct},
+    {0x10F82, 0x10F85, kMark}, {0x10F86, 0x10F89, kPunct}, {0x11070, 0x11070, kMark},
+    {0x11073, 0x11074, kMark}, {0x110C2, 0x110C2, kMark}, {0x110CD, 0x110CD, kFormat},
+    {0x111C9, 0x111C9, kMark}, {0x111CF, 0x111CF, kMark}, {0x1123E, 0x1123E, kMark},
+    {0x11241, 0x11241, kMark}, {0x1133B, 0x1133B, kMark}, {0x11438, 0x1143F, kMark},
+    {0x11442, 0x11444, kMark}, {0x11446, 0x11446, kMark}, {0x1144B, 0x1144F, kPunct},
+    {0x1145A, 0x1145B, kPunct}, {0x1145D, 0x1145D, kPunct}, {0x1145E, 0x1145E, kMark},
+    {0x11660, 0x1166C, kPunct}, {0x116B9, 0x116B9, kPunct}, {0x1182F, 0x11837, kMark},
+    {0x11839, 0x1183A, kMark}, {0x1183B, 0x1183B, kPunct}, {0x1193B, 0x1193C, kMark},
+    {0x1193E, 0x1193E, kMark}, {0x11943, 0x11943, kMark}, {0x11944, 0x11946, kPunct},
+    {0x119D4, 0x119D7, kMark}, {0x119DA, 0x119DB, kMark}, {0x119E0, 0x119E0, kMark},
+    {0x119E2, 0x119E2, kPunct}, {0x11A01, 0x11A0A, kMark}, {0x11A33, 0x11A38, kMark},
+    {0x11A3B, 0x11A3E, kMark}, {0x11A3F, 0x11A46, kPunct}, {0x11A47, 0x11A47, kMark},
+    {0x11A51, 0x11A56, kMark}, {0x11A59, 0x11A5B, kMark}, {0x11A8A, 0x11A96, kMark},
+    {0x11A98, 0x11A99, kMark}, {0x11A9A, 0x11A9C, kPunct}, {0x11A9E, 0x11AA2, kPunct},
+    {0x11B00, 0x11B09, kPunct}, {0x11C30, 0x11C36, kMark}, {0x11C38, 0x11C3D, kMark},
+    {0x11C3F, 0x11C3F, kMark}, {0x11C41, 0x11C45, kPunct}, {0x11C70, 0x11C71, kPunct},
+    {0x11C92, 0x11CA7, kMark}, {0x11CAA, 0x11CB0, kMark}, {0x11CB2, 0x11CB3, kMark},
+    {0x11CB5, 0x11CB6, kMark}, {0x11D31, 0x11D36, kMark}, {0x11D3A, 0x11D3A, kMark},
+    {0x11D3C, 0x11D3D, kMark}, {0x11D3F, 0x11D45, kMark}, {0x11D47, 0x11D47, kMark},
+    {0x11D90, 0x11D91, kMark}, {0x11D95, 0x11D95, kMark}, {0x11D97, 0x11D97, kMark},
+    {0x11EF3, 0x11EF4, kMark}, {0x11EF7, 0x11EF8, kPunct}, {0x11F00, 0x11F01, kMark},
+    {0x11F36, 0x11F3A, kMark}, {0x11F40, 0x11F40, kMark}, {0x11F42, 0x11F42, kMark},
+    {0x11F43, 0x11F4F, kPunct}, {0x11FFF, 0x11FFF, kPunct}, {0x12FF1, 0x12FF2, kPunct},
+    {0x13430, 0x1343F, kFormat}, {0x13440, 0x13440, kMark}, {0x13447, 0x13455, kMark},
+    {0x16E97, 0x16E9A, kPunct}, {0x16F4F, 0x16F4F, kMark}, {0x16FE2, 0x16FE2, kPunct},
+    {0x16FE4, 0x16FE4, kMark}, {0x1CF00, 0x1CF2D, kMark}, {0x1CF30, 0x1CF46, kMark},
+    {0x1E000, 0x1E006, kMark}, {0x1E008, 0x1E018, kMark}, {0x1E01B, 0x1E021, kMark},
+    {0x1E023, 0x1E024, kMark}, {0x1E026, 0x1E02A, kMark}, {0x1E08F, 0x1E08F, kMark},
+    {0x1E130, 0x1E136, kMark}, {0x1E2AE, 0x1E2AE, kMark}, {0x1E2EC, 0x1E2EF, kMark},
+    {0x1E4EC, 0x1E4EF, kMark}, {0x1E944, 0x1E94A, kMark}, {0x1E95E, 0x1E95F, kPunct},
+};
+
+bool IsKnownDisagreement(char32_t c) {
+  for (const auto& k : kKnownDisagreements)
+    if (c >= k.first && c <= k.last) return true;
+  return false;
+}
+
+const std::set<char32_t>& KnownDisagreementSet() {
+  static std::set<char32_t> s = [] {
+    std::set<char32_t> out;
+    for (const auto& k : kKnownDisagreements)
+      for (char32_t c = k.first; c <= k.last; c++) out.insert(c);
+    return out;
   }();
-  return drift;
+  return s;
+}
+
+std::string Ranges(const std::vector<char32_t>& cps) {
+  std::ostringstream o;
+  for (size_t i = 0; i < cps.size();) {
+    size_t j = i;
+    while (j + 1 < cps.size() && cps[j + 1] == cps[j] + 1 &&
+           utf8proc_category(utf8proc_int32_t(cps[j + 1])) == utf8proc_category(utf8proc_int32_t(cps[i])))
+      j++;
+    o << std::hex << "U+" << uint32_t(cps[i]);
+    if (j > i) o << "..U+" << uint32_t(cps[j]);
+    o << " (" << utf8proc_category_string(utf8proc_int32_t(cps[i])) << ")\n";
+    i = j + 1;
+  }
+  return o.str();
 }
 
 TEST(TokenizerVsHuggingFace, EveryCodePointAlone) {
-  const auto& drift = UnicodeVersionDrift();
-  std::ostringstream list;
-  int shown = 0;
-  for (char32_t c : drift)
-    if (shown++ < 40) list << "U+" << std::hex << uint32_t(c) << " ";
-  std::printf("code points classified differently (Unicode version drift): %zu: %s...\n",
-              drift.size(), list.str().c_str());
-  // Drift may only concern the classes whose tables differ (nonspacing marks, punctuation,
-  // format and private-use characters, plus the two that moved out of those classes: U+166D Po
-  // to So in Unicode 12, U+1734 Mn to Mc in Unicode 14); a letter or digit here would be our bug
-  // (case mapping, NFD, CJK ranges), not Unicode versions.
-  for (char32_t c : drift) {
-    auto cat = utf8proc_category(utf8proc_int32_t(c));
-    bool ok = cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_CF || c == 0x166D || c == 0x1734 ||
-              cat == UTF8PROC_CATEGORY_CO || (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO);
-    EXPECT_TRUE(ok) << "U+" << std::hex << uint32_t(c) << " category "
-                    << utf8proc_category_string(utf8proc_int32_t(c));
+  std::vector<std::string> probes;
+  std::vector<char32_t> cps;
+  for (char32_t c = 0; c < 0x30000; c++) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    cps.push_back(c);
+    probes.push_back(U8(std::u32string(U"a") + c + U"b"));
   }
-  EXPECT_LT(drift.size(), 1000u);
+  json tj = TokenizerJson(MakeVocab(), true, nullptr);
+  std::string dir = ipfskit::testing::MakeTempDir("tok_sweep");
+  auto ref = HfEncode(dir, tj, probes);
+  ASSERT_EQ(ref.size(), probes.size()) << "Hugging Face tokenizers did not run";
+  auto tok = WordPieceTokenizer::FromTokenizerJson(tj.dump());
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  std::vector<char32_t> unexpected, stale;
+  for (size_t i = 0; i < probes.size(); i++) {
+    bool differs = tok->Encode(probes[i]).ids != ref[i];
+    if (differs && !IsKnownDisagreement(cps[i])) unexpected.push_back(cps[i]);
+    if (!differs && IsKnownDisagreement(cps[i])) stale.push_back(cps[i]);
+  }
+  fs::remove_all(dir);
+  EXPECT_TRUE(unexpected.empty()) << unexpected.size()
+                                  << " code points disagree with Hugging Face and are not in "
+                                     "kKnownDisagreements:\n"
+                                  << Ranges(unexpected);
+  EXPECT_TRUE(stale.empty()) << stale.size()
+                             << " code points in kKnownDisagreements now agree; drop them:\n"
+                             << Ranges(stale);
 }
 
 void CompareWithHf(const char* name, const json& tj, int n, uint32_t seed) {
   std::string dir = ipfskit::testing::MakeTempDir(std::string("tok_") + name);
-  auto inputs = MakeStrings(n, seed, UnicodeVersionDrift());
+  auto inputs = MakeStrings(n, seed, KnownDisagreementSet());
   auto ref = HfEncode(dir, tj, inputs);
   ASSERT_EQ(ref.size(), inputs.size()) << "Hugging Face tokenizers did not run";
   auto tok = WordPieceTokenizer::FromTokenizerJson(tj.dump());
@@ -299,7 +381,11 @@ TEST(Tokenizer, KnownPieces) {
   EXPECT_EQ(t->Tokenize("中文x"), (V{"中", "文", "[UNK]"}));
   EXPECT_EQ(t->Tokenize("abcab"), (V{"abc", "##ab"}));
   EXPECT_EQ(t->Tokenize("hello[SEP]world"), (V{"hello", "[SEP]", "world"}));
-  EXPECT_EQ(t->Tokenize(std::string(100, 'a')).size(), 100u / 1 / 1 > 0 ? t->Tokenize(std::string(100, 'a')).size() : 0);
+  // A word of exactly max_input_chars_per_word (100) is still split, greedy longest match as in
+  // Hugging Face's WordPiece: no vocabulary entry holds "aa", so "a" and then 99 "##a".
+  V hundred{"a"};
+  hundred.insert(hundred.end(), 99, "##a");
+  EXPECT_EQ(t->Tokenize(std::string(100, 'a')), hundred);
   EXPECT_EQ(t->Tokenize(std::string(101, 'a')), (V{"[UNK]"}));
   EXPECT_EQ(t->Tokenize(""), V{});
   EXPECT_EQ(t->Tokenize("\x01\t \xff"), V{});  // control, whitespace, invalid UTF-8
