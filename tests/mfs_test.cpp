@@ -276,6 +276,58 @@ TEST_F(MfsTest, PersistsAcrossReopenAndReloadsExternalChanges) {
   EXPECT_EQ(a->Resolve("/x/y/data").error().code, Errc::kNotFound);
 }
 
+// A reload re-binds the nodes callers hold by path instead of swapping in a new tree: writes
+// through a held directory or file land in the tree that is committed; nodes the other process
+// removed (and their subtrees) refuse changes.
+TEST_F(MfsTest, ReloadKeepsHeldNodesAndFailsRemovedOnes) {
+  auto a = OpenTree();
+  ASSERT_TRUE(a->MkdirAll("/keep/in").ok());
+  ASSERT_TRUE(a->MkdirAll("/drop/deep").ok());
+  auto f = a->Create(*a->Resolve("/keep"), "f", 0644, true);
+  ASSERT_TRUE(a->Write(*f, 0, AsBytes("old")).ok());
+  auto g = a->Create(*a->Resolve("/drop/deep"), "g", 0644, true);
+  ASSERT_TRUE(a->Write(*g, 0, AsBytes("g")).ok());
+  ASSERT_TRUE(a->Commit().ok());
+  auto bytes = [](std::string_view v) { return Bytes(AsBytes(v).begin(), AsBytes(v).end()); };
+  NodeRef root = a->Root(), keep = *a->Resolve("/keep"), in = *a->Resolve("/keep/in");
+  NodeRef drop = *a->Resolve("/drop"), deep = *a->Resolve("/drop/deep");
+  {
+    auto b = OpenTree();
+    auto bf = b->Resolve("/keep/f");
+    ASSERT_TRUE(b->Truncate(*bf, 0).ok());
+    ASSERT_TRUE(b->Write(*bf, 0, AsBytes("new!")).ok());
+    ASSERT_TRUE(b->MkdirAll("/other").ok());
+    ASSERT_TRUE(b->Unlink(*b->Resolve("/drop/deep"), "g").ok());
+    ASSERT_TRUE(b->Rmdir(*b->Resolve("/drop"), "deep").ok());
+    ASSERT_TRUE(b->Rmdir(b->Root(), "drop").ok());
+    ASSERT_TRUE(b->Commit().ok());
+  }
+  ASSERT_TRUE(*a->ReloadIfChanged());
+  // The same node objects, now showing the other process's content.
+  EXPECT_EQ(a->Root(), root);
+  EXPECT_EQ(*a->Resolve("/keep"), keep);
+  EXPECT_EQ(*a->Resolve("/keep/in"), in);
+  EXPECT_EQ(*a->Resolve("/keep/f"), *f);
+  EXPECT_EQ(ReadAll(*a, *f), bytes("new!"));
+  EXPECT_TRUE(a->Resolve("/other").ok());
+  // Writes through held nodes reach the committed tree.
+  ASSERT_TRUE(a->Create(in, "h", 0644, true).ok());
+  ASSERT_TRUE(a->Write(*f, 4, AsBytes("+")).ok());
+  ASSERT_TRUE(a->Commit().ok());
+  {
+    auto c = OpenTree();
+    EXPECT_TRUE(c->Resolve("/keep/in/h").ok());
+    EXPECT_TRUE(c->Resolve("/other").ok());
+    EXPECT_EQ(ReadAll(*c, *c->Resolve("/keep/f")), bytes("new!+"));
+  }
+  // The removed subtree refuses changes instead of swallowing them.
+  EXPECT_EQ(a->Resolve("/drop").error().code, Errc::kNotFound);
+  EXPECT_EQ(a->Create(drop, "x", 0644, true).error().code, Errc::kNotFound);
+  EXPECT_EQ(a->Mkdir(deep, "x", 0755).error().code, Errc::kNotFound);
+  EXPECT_EQ(a->Write(*g, 0, AsBytes("lost")).error().code, Errc::kNotFound);
+  EXPECT_EQ(a->Truncate(*g, 0).error().code, Errc::kNotFound);
+}
+
 TEST_F(MfsTest, ModeAndMtimeOnlyStoredWhenAsked) {
   auto plain = OpenTree();
   auto f = plain->Create(plain->Root(), "f", 0644, true);

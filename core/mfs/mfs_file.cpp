@@ -314,6 +314,7 @@ Result<size_t> MfsTree::Write(const NodeRef& np, uint64_t offset, ByteView data,
   bool mark = false;
   {
     std::lock_guard lock(n.mu);
+    if (n.gone) return MakeError(Errc::kNotFound, "file was removed by another process");
     IPFSKIT_TRY_STATUS(EnsureFileState(n));
     FileState& f = *n.file;
     if (append) offset = n.size;
@@ -365,6 +366,7 @@ Status MfsTree::Truncate(const NodeRef& np, uint64_t size) {
   bool mark = false;
   {
     std::lock_guard lock(n.mu);
+    if (n.gone) return MakeError(Errc::kNotFound, "file was removed by another process");
     n.mtime = n.ctime = MfsNow();
     if (size == n.size) return Status::Ok();
     IPFSKIT_TRY_STATUS(EnsureFileState(n));

@@ -51,6 +51,10 @@ class MfsTree::Node : public std::enable_shared_from_this<MfsTree::Node> {
   // Guarded by mu.
   std::mutex mu;
   bool stale = false;  // files: entry no longer matches the content or metadata
+  // Removed by another process (found missing when a reload re-bound the tree): changes fail
+  // with kNotFound instead of going into a node no path reaches. Never set by a local unlink,
+  // after which an open file keeps working as POSIX wants.
+  bool gone = false;
   uint64_t size = 0;   // files
   uint32_t mode = 0;
   bool mode_in_dag = false, mtime_in_dag = false;

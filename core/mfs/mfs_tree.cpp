@@ -191,6 +191,17 @@ void MfsTree::Detach(Node& child) {
   child.removed = true;
 }
 
+void MfsTree::DetachGone(Node& n) {
+  Detach(n);
+  {
+    std::lock_guard lock(n.mu);
+    n.gone = true;
+  }
+  if (n.kind != MfsKind::kDirectory) return;
+  for (auto& [name, c] : n.children)
+    if (c.node) DetachGone(*c.node);
+}
+
 bool MfsTree::IsAncestor(const Node* a, const Node* b) const {
   NodeRef keep;
   for (const Node* p = b; p;) {
@@ -570,6 +581,84 @@ Status MfsTree::Close() {
 void MfsTree::WriterOpened() { writers_.fetch_add(1); }
 void MfsTree::WriterClosed() { writers_.fetch_sub(1); }
 
+// ---- reload: re-binding the live tree to another process's root ----
+
+struct MfsTree::RebindPlan {
+  NodeRef live;
+  NodeRef fresh;  // the node as the new DAG has it: entry, size, metadata
+  // Loaded directories: their new children, with the live nodes that are kept.
+  bool relist = false;
+  std::map<std::string, Node::Child, std::less<>> children;
+  std::vector<NodeRef> gone;     // live children removed, or replaced by another kind
+  std::vector<RebindPlan> subs;  // live children whose entry changed
+};
+
+Result<MfsTree::RebindPlan> MfsTree::PlanRebindLocked(const NodeRef& live, NodeRef fresh) {
+  RebindPlan plan;
+  plan.live = live;
+  plan.fresh = std::move(fresh);
+  if (live->kind != MfsKind::kDirectory || !live->loaded) return plan;
+  plan.relist = true;
+  IPFSKIT_ASSIGN_OR_RETURN(auto entries, reader_->ListDir(plan.fresh->entry.cid));
+  for (auto& e : entries)
+    plan.children.emplace(std::move(e.name), Node::Child{nullptr, DagEntry{e.cid, e.tsize, 0}});
+  for (auto& [name, c] : live->children) {
+    if (!c.node) continue;
+    auto it = plan.children.find(name);
+    if (it == plan.children.end()) {
+      plan.gone.push_back(c.node);
+      continue;
+    }
+    if (it->second.entry.cid == c.entry.cid) {
+      it->second = c;  // the same content: the clean live subtree already matches it
+      continue;
+    }
+    IPFSKIT_ASSIGN_OR_RETURN(NodeRef f, MakeNode(it->second.entry.cid, it->second.entry.tsize));
+    // A symlink is immutable (read without a lock): a changed one is a new node.
+    if (f->kind != c.node->kind || f->kind == MfsKind::kSymlink) {
+      plan.gone.push_back(c.node);
+      continue;
+    }
+    it->second.node = c.node;
+    IPFSKIT_ASSIGN_OR_RETURN(RebindPlan sub, PlanRebindLocked(c.node, std::move(f)));
+    plan.subs.push_back(std::move(sub));
+  }
+  return plan;
+}
+
+void MfsTree::ApplyRebindLocked(RebindPlan& plan) {
+  Node& live = *plan.live;
+  const Node& fresh = *plan.fresh;
+  auto adopt_meta = [&] {
+    // Metadata the new DAG does not carry stays as this process knew it (e.g. chmod in memory).
+    live.mode_in_dag = fresh.mode_in_dag;
+    if (fresh.mode_in_dag) live.mode = fresh.mode;
+    live.mtime_in_dag = fresh.mtime_in_dag;
+    live.mtime = fresh.mtime_in_dag ? fresh.mtime : MfsNow();
+    live.ctime = MfsNow();
+  };
+  if (live.kind == MfsKind::kFile) {
+    std::lock_guard lock(live.mu);
+    if (live.stale) {
+      // Written while this reload ran: the local content wins and is committed over the new root.
+      MarkDirtyLocked(&live);
+      return;
+    }
+    live.file.reset();  // a clean file's slots only mirror the old entry (no dirty bytes)
+    live.entry = fresh.entry;
+    live.size = fresh.size;
+    adopt_meta();
+    return;
+  }
+  for (auto& g : plan.gone) DetachGone(*g);
+  for (auto& sub : plan.subs) ApplyRebindLocked(sub);
+  if (plan.relist) live.children = std::move(plan.children);
+  live.entry = fresh.entry;
+  live.dir_stale = false;
+  std::lock_guard lock(live.mu);
+  adopt_meta();
+}
+
 Result<bool> MfsTree::ReloadIfChanged() {
   std::lock_guard commit(commit_mu_);
   auto stored = repo_->GetMeta(opts_.root_key);
@@ -584,7 +673,9 @@ Result<bool> MfsTree::ReloadIfChanged() {
   if (root->kind != MfsKind::kDirectory) return MakeError(Errc::kMalformed, "MFS root is not a directory");
   std::lock_guard lock(mu_);
   if (root_->dir_stale || writers_.load() > 0) return false;
-  root_ = root;
+  // The root stays the same object; so does every live node whose path still holds its kind.
+  IPFSKIT_ASSIGN_OR_RETURN(RebindPlan plan, PlanRebindLocked(root_, std::move(root)));
+  ApplyRebindLocked(plan);
   committed_root_ = cid;
   ++reloads_;
   return true;

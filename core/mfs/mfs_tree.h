@@ -7,6 +7,19 @@
 // (StartBackground) commits dirty state about once per interval and adopts a root changed by
 // another process (the CLI) while this tree is clean.
 //
+// Adopting another process's root (ReloadIfChanged) never replaces node objects that callers may
+// hold (the FUSE inode table, a shell's cwd): the live tree is re-bound to the new DAG by path.
+// The root node stays the same object; under it, every node already made (a loaded child) whose
+// name still holds an entry of the same kind is kept and gets the new entry (a directory's
+// children are re-listed, recursively; a file gets the new content and size), so writes through
+// it land in the tree that is committed next. A node whose name is gone, or now names something
+// of another kind (or a changed symlink), is detached with its whole loaded subtree and marked
+// `gone`: creating in such a directory, writing or truncating such a file fails with kNotFound
+// (ENOENT), never succeeds into a tree nobody can reach. Identity is the path: a directory the
+// other process renamed is gone here, its new name is a new node. A reload is all or nothing:
+// every block it needs is read before the live tree is changed. A file written in the moment
+// a reload runs keeps its local content and makes the tree dirty (local change wins).
+//
 // Files: a file being changed is a list of chunk-aligned slots over its DAG: a leaf of the
 // existing DAG (reused as is), a dirty in-memory chunk, or a hole (zeros). Dirty chunks beyond
 // a memory limit are turned into leaves and buffered for the repo, so a file of any size is
@@ -20,9 +33,10 @@
 // they go into the DAG (UnixFS 1.5) only with store_mode/store_mtime, or when the node already
 // carried them.
 //
-// Thread safety: every method may be called from any thread. Lock order: tree mutex, then a
-// node's mutex; file reads and writes take only the node's mutex, so writers on different files
-// run in parallel.
+// Thread safety: every method may be called from any thread. Lock order: commit mutex, then
+// tree mutex, then a node's mutex; file reads and writes take only the node's mutex, so writers
+// on different files run in parallel. ReloadIfChanged holds the commit mutex and the tree mutex
+// for the whole re-bind, taking each file's mutex in turn.
 #pragma once
 
 #include <time.h>
@@ -144,8 +158,8 @@ class MfsTree {
   // Open handles that may write; a tree with writers never adopts a root changed elsewhere.
   void WriterOpened();
   void WriterClosed();
-  // Adopts the root stored in the repo if another process changed it and this tree is clean.
-  // Returns true when it did.
+  // Adopts the root stored in the repo if another process changed it and this tree is clean,
+  // re-binding live nodes by path (see the top of this file). Returns true when it did.
   Result<bool> ReloadIfChanged();
   // Commits every `interval` while dirty, else checks for a root changed elsewhere.
   void StartBackground(std::chrono::milliseconds interval);
@@ -180,6 +194,12 @@ class MfsTree {
   std::optional<uint32_t> DagMode(const Node& n) const;
   std::optional<UnixfsMtime> DagMtime(const Node& n) const;
   void Detach(Node& child);                                   // tree mu_
+  void DetachGone(Node& n);                                   // tree mu_: n and its loaded subtree
+  struct RebindPlan;
+  // Reads what re-binding `live` to `fresh` (made by MakeNode from the new DAG) needs; changes
+  // nothing. Then applying cannot fail.
+  Result<RebindPlan> PlanRebindLocked(const NodeRef& live, NodeRef fresh);  // tree mu_
+  void ApplyRebindLocked(RebindPlan& plan);                   // tree mu_
   void Touch(Node& dir);                                      // tree mu_: dir's mtime = now
   bool IsAncestor(const Node* a, const Node* b) const;        // tree mu_
   void BackgroundLoop(std::chrono::milliseconds interval);

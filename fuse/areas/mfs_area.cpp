@@ -58,7 +58,8 @@ Result<std::pair<std::string, Cid>> ParseLinkValue(MfsTree& tree, std::string_vi
 
 class MfsNode : public Node {
  public:
-  // A null ref means the tree's root, looked up on every call (it changes on reload).
+  // A null ref means the tree's root, looked up on every call. (A reload keeps the root node and
+  // re-binds every live node by path, so a held ref never points into a detached copy.)
   MfsNode(std::shared_ptr<MfsAreaContext> ctx, MfsTree::NodeRef ref) : ctx_(std::move(ctx)), ref_(std::move(ref)) {}
 
   uint64_t ino() const override {
