@@ -141,6 +141,10 @@ class FakeHttpServer {
     std::lock_guard<std::mutex> lock(mu_);
     return stopped_;
   }
+  void WaitUntilStopped() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return stopped_; });
+  }
   // Sleeps, returning false early when the server stops.
   bool SleepFor(std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -210,8 +214,7 @@ class FakeHttpServer {
       using M = FakeResponse::Mode;
       if (resp.mode == M::kClose) return Close(fd);
       if (resp.mode == M::kHang) {
-        while (SleepFor(std::chrono::milliseconds(50))) {
-        }
+        WaitUntilStopped();
         return Close(fd);
       }
       std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + Reason(resp.status) + "\r\n";
