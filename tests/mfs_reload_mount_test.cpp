@@ -175,6 +175,8 @@ TEST_F(MfsReloadMountTest, DirectoryRemovedElsewhereFailsInsteadOfLosingWrites) 
   EXPECT_TRUE(gone(err)) << "mkdir in the removed directory: " << (err ? std::strerror(err) : "succeeded");
   err = ::mkdirat(deep, "d", 0755) == 0 ? 0 : errno;
   EXPECT_TRUE(gone(err)) << "mkdir under the removed directory: " << (err ? std::strerror(err) : "succeeded");
+  err = ::fchmod(deep, 0700) == 0 ? 0 : errno;
+  EXPECT_TRUE(gone(err)) << "chmod of the removed directory: " << (err ? std::strerror(err) : "succeeded");
   // A directory the other process left alone keeps working.
   EXPECT_EQ(WriteAt(keep, "k", "kept\n"), 0);
   EXPECT_EQ(ReadFile(mfs_ + "/keep/k"), "kept\n");

@@ -326,6 +326,8 @@ TEST_F(MfsTest, ReloadKeepsHeldNodesAndFailsRemovedOnes) {
   EXPECT_EQ(a->Mkdir(deep, "x", 0755).error().code, Errc::kNotFound);
   EXPECT_EQ(a->Write(*g, 0, AsBytes("lost")).error().code, Errc::kNotFound);
   EXPECT_EQ(a->Truncate(*g, 0).error().code, Errc::kNotFound);
+  EXPECT_EQ(a->SetMode(deep, 0700).error().code, Errc::kNotFound);
+  EXPECT_EQ(a->SetMtime(*g, timespec{1, 0}).error().code, Errc::kNotFound);
 }
 
 TEST_F(MfsTest, ModeAndMtimeOnlyStoredWhenAsked) {

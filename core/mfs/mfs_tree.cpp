@@ -447,6 +447,7 @@ Status MfsTree::SetMode(const NodeRef& n, uint32_t mode) {
   bool dirty = false;
   {
     std::lock_guard lock(n->mu);
+    if (n->gone) return MakeError(Errc::kNotFound, "removed by another process");
     n->mode = mode & 07777;
     n->ctime = MfsNow();
     if (n->kind != MfsKind::kSymlink && (opts_.store_mode || n->mode_in_dag)) {
@@ -463,6 +464,7 @@ Status MfsTree::SetMtime(const NodeRef& n, timespec mtime) {
   bool dirty = false;
   {
     std::lock_guard lock(n->mu);
+    if (n->gone) return MakeError(Errc::kNotFound, "removed by another process");
     n->mtime = mtime;
     n->ctime = MfsNow();
     if (n->kind != MfsKind::kSymlink && (opts_.store_mtime || n->mtime_in_dag)) {

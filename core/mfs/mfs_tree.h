@@ -14,7 +14,7 @@
 // children are re-listed, recursively; a file gets the new content and size), so writes through
 // it land in the tree that is committed next. A node whose name is gone, or now names something
 // of another kind (or a changed symlink), is detached with its whole loaded subtree and marked
-// `gone`: creating in such a directory, writing or truncating such a file fails with kNotFound
+// `gone`: creating in such a directory, writing, truncating, chmod or utimens fails with kNotFound
 // (ENOENT), never succeeds into a tree nobody can reach. Identity is the path: a directory the
 // other process renamed is gone here, its new name is a new node. A reload is all or nothing:
 // every block it needs is read before the live tree is changed. A file written in the moment
