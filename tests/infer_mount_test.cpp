@@ -3,10 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -40,6 +45,58 @@ std::vector<float> ParseNpy(const std::string& b, int* n, int* d) {
   std::memcpy(v.data(), b.data() + 10 + hlen, v.size() * 4);
   return v;
 }
+
+// The directory holding the repo's LMDB environment (data.mdb).
+std::string LmdbDir(const std::string& repo) {
+  for (const auto& e : fs::recursive_directory_iterator(repo))
+    if (e.path().filename() == "data.mdb") return e.path().parent_path().string();
+  ADD_FAILURE() << "no data.mdb under " << repo;
+  return repo;
+}
+
+// Holds the LMDB write lock of a repo from this process (the daemon is another one), so that
+// the daemon cannot store anything, a job's results included, until Release(). A write txn
+// belongs to the thread that began it, hence the thread; it gives up after 30 s rather than
+// hang the test if the daemon needed the lock for something the test waits on.
+class RepoWriteLock {
+ public:
+  explicit RepoWriteLock(const std::string& env_dir) {
+    thread_ = std::thread([this, env_dir] {
+      MDB_env* env = nullptr;
+      MDB_txn* txn = nullptr;
+      int rc = mdb_env_create(&env);
+      if (!rc) rc = mdb_env_set_maxdbs(env, 16);
+      if (!rc) rc = mdb_env_open(env, env_dir.c_str(), MDB_NOTLS, 0644);
+      if (!rc) rc = mdb_txn_begin(env, nullptr, 0, &txn);
+      std::unique_lock<std::mutex> lk(mu_);
+      rc_ = rc;
+      taken_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lk, std::chrono::seconds(30), [&] { return released_; });
+      if (txn) mdb_txn_abort(txn);
+      if (env) mdb_env_close(env);
+    });
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [&] { return taken_; });
+  }
+  ~RepoWriteLock() { Release(); }
+  int rc() const { return rc_; }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool taken_ = false, released_ = false;
+  int rc_ = 0;
+  std::thread thread_;
+};
 
 class InferMount : public MountFixture {
  protected:
@@ -172,14 +229,22 @@ TEST_F(InferMount, AliasFromConfigAndNonBlockingRead) {
   auto info = nlohmann::json::parse(ReadAll(mnt_ + "/infer/tiny/model.json"));
   EXPECT_EQ(info["hidden_size"], 64);
   std::string dir = mnt_ + "/infer/tiny";
+  // With the store locked the job cannot finish, so the non-blocking open must say "try again".
+  RepoWriteLock lock(LmdbDir(repo_));
+  ASSERT_EQ(lock.rc(), 0) << mdb_strerror(lock.rc());
   ShOk("cp '" + m.dir + "/inputs.txt' '" + dir + "/j'");
+  // The job is queued on release, which the kernel sends after close() returns.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!fs::exists(dir + "/j.npy") && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(dir + "/j.npy")) << "the job was never queued";
   int fd = ::open((dir + "/j.npy").c_str(), O_RDONLY | O_NONBLOCK);
-  // Either the job already finished, or the open says "try again": never another error.
-  if (fd < 0) {
-    EXPECT_EQ(errno, EAGAIN);
-  } else {
-    ::close(fd);
-  }
+  int open_errno = errno;
+  if (fd >= 0) ::close(fd);
+  EXPECT_LT(fd, 0) << "a job that cannot finish opened without blocking";
+  EXPECT_EQ(open_errno, EAGAIN) << std::strerror(open_errno);
+  // Once the results can be stored, a blocking read waits for them.
+  lock.Release();
   int n = 0, d = 0;
   auto got = ParseNpy(ReadAll(dir + "/j.npy"), &n, &d);
   EXPECT_LE(MaxErr(got, m.expected), 1e-4f);
