@@ -57,13 +57,6 @@ std::optional<std::string> MountOptionsOf(const std::string& path) {
   return std::nullopt;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 class DaemonMount : public MountFixture {
  protected:
   void TearDown() override {

@@ -24,11 +24,6 @@ namespace {
 
 namespace fsys = std::filesystem;
 
-std::string ReadFile(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 std::string Xattr(const std::string& path, const char* name) {
   char buf[256];
   ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);

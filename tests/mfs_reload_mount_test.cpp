@@ -23,11 +23,6 @@ namespace {
 
 namespace fsys = std::filesystem;
 
-std::string ReadFile(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 // Names in the directory open as `dirfd` (read through a duplicate, so `dirfd` stays as it is).
 std::set<std::string> ListAt(int dirfd) {
   std::set<std::string> out;

@@ -3,15 +3,9 @@
 so every fuzz run replays them first."""
 import hashlib, json, os, struct
 
+from make_seeds import put_uvarint
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def put_uvarint(v):
-    out = bytearray()
-    while v >= 0x80:
-        out.append(v & 0x7F | 0x80); v >>= 7
-    out.append(v)
-    return bytes(out)
 
 
 def field(num, wire, payload):

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace ipfskit::testing {
@@ -12,6 +14,11 @@ namespace ipfskit::testing {
 std::string FixturesDir() {
   if (const char* env = getenv("IPFSKIT_FIXTURES")) return env;
   return SourceDir() + "/../shared/fixtures/gateway-conformance";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
 std::string MakeTempDir(const std::string& prefix) {
