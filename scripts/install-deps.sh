@@ -22,7 +22,7 @@ PKGS=(
   help2man man-db bash-completion dpkg-dev rpm lintian systemd
   ca-certificates
   # fuzz targets (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libomp-14-dev
 )
 
 missing=()
