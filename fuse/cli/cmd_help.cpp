@@ -273,7 +273,7 @@ void RegisterHelpCommands(CLI::App& app, Context& ctx) {
   auto shell = std::make_shared<std::string>();
   auto* completion = app.add_subcommand("completion", "Print a shell completion script.")->group("");
   completion->add_option("shell", *shell, "bash")->required()->check(CLI::IsMember({"bash"}));
-  completion->callback([root] { PrintBashCompletion(root); });
+  completion->callback([root, shell] { PrintBashCompletion(root); });  // keeps *shell alive
 }
 
 }  // namespace ipfskit::cli
