@@ -98,6 +98,15 @@ class RepoWriteLock {
   std::thread thread_;
 };
 
+// The job is queued on FUSE release, which the kernel sends after close() has returned, so
+// `name.npy` can be absent for a moment after the writer closed: wait (bounded) for it first.
+std::string ReadResult(const std::string& path) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!fs::exists(path) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return ReadAll(path);
+}
+
 class InferMount : public MountFixture {
  protected:
   struct Model {
@@ -136,7 +145,7 @@ TEST_F(InferMount, EmbeddingsMatchPyTorchForMeanAndClsPooling) {
     EXPECT_EQ(info["pooling"], m == &mean ? "mean" : "cls");
     ShOk("cp '" + m->dir + "/inputs.txt' '" + dir + "/job'");
     int n = 0, d = 0;
-    auto got = ParseNpy(ReadAll(dir + "/job.npy"), &n, &d);
+    auto got = ParseNpy(ReadResult(dir + "/job.npy"), &n, &d);
     EXPECT_EQ(n, m->n);
     EXPECT_EQ(d, m->dim);
     EXPECT_LE(MaxErr(got, m->expected), 1e-4f);
@@ -181,7 +190,7 @@ TEST_F(InferMount, ConcurrentWritersGetTheirOwnResults) {
       std::string job = dir + "/w" + std::to_string(t);
       { std::ofstream(job) << text; }
       int n = 0, d = 0;
-      auto got = ParseNpy(ReadAll(job + ".npy"), &n, &d);
+      auto got = ParseNpy(ReadResult(job + ".npy"), &n, &d);
       errs[t] = got.size() == want.size() ? MaxErr(got, want) : 1.0f;
     });
   }
