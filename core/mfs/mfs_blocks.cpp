@@ -71,16 +71,16 @@ Status MfsBlocks::Put(const Cid& cid, Bytes data) {
   pending_bytes_ += data.size();
   it->second = std::make_shared<const Bytes>(std::move(data));
   if (pending_bytes_ < pending_limit_) return Status::Ok();
-  return WriteLocked(nullptr, nullptr);
+  return WriteLocked(nullptr, nullptr, nullptr);
 }
 
-Status MfsBlocks::CommitRoot(const std::string& key, const std::optional<Cid>& root) {
+Status MfsBlocks::CommitRoot(const std::string& key, const std::optional<Cid>& root, const MetaChanges& extra) {
   std::lock_guard lock(mu_);
-  return WriteLocked(root ? &key : nullptr, root ? &*root : nullptr);
+  return WriteLocked(root ? &key : nullptr, root ? &*root : nullptr, &extra);
 }
 
-Status MfsBlocks::WriteLocked(const std::string* key, const Cid* root) {
-  if (pending_.empty() && !key) return Status::Ok();
+Status MfsBlocks::WriteLocked(const std::string* key, const Cid* root, const MetaChanges* extra) {
+  if (pending_.empty() && !key && (!extra || extra->empty())) return Status::Ok();
   const std::string where = "mfs commit in repo " + repo_->path();
   lmdb::Txn txn;
   int rc = lmdb::Txn::Begin(repo_->env(), 0, &txn);
@@ -99,6 +99,19 @@ Status MfsBlocks::WriteLocked(const std::string* key, const Cid* root) {
     MDB_val k = lmdb::Val(AsBytes(*key)), v = lmdb::Val(root->bytes());
     rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
     if (rc) return CommitError(rc, repo_->path(), pending_bytes_, where);
+  }
+  if (extra) {
+    for (const auto& [name, value] : *extra) {
+      MDB_val k = lmdb::Val(AsBytes(name));
+      if (value) {
+        MDB_val v = lmdb::Val(*value);
+        rc = mdb_put(txn.get(), meta_dbi_, &k, &v, 0);
+      } else {
+        rc = mdb_del(txn.get(), meta_dbi_, &k, nullptr);
+        if (rc == MDB_NOTFOUND) rc = 0;
+      }
+      if (rc) return CommitError(rc, repo_->path(), pending_bytes_, where);
+    }
   }
   if ((rc = txn.Commit())) return CommitError(rc, repo_->path(), pending_bytes_, where);
   pending_.clear();

@@ -19,6 +19,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/store/repo.h"
 
@@ -37,8 +39,11 @@ class MfsBlocks : public BlockGetter {
 
   // Buffers a block whose CID the caller just computed. May flush (see above).
   Status Put(const Cid& cid, Bytes data);
-  // Writes every pending block and, when given, meta[key] = root, in one transaction.
-  Status CommitRoot(const std::string& key, const std::optional<Cid>& root);
+  // Meta entries written with a root: a value sets the key, nullopt deletes it.
+  using MetaChanges = std::vector<std::pair<std::string, std::optional<Bytes>>>;
+  // Writes every pending block and, when given, meta[key] = root and `extra` (data kept beside
+  // the tree, e.g. POSIX attributes UnixFS cannot hold), in one transaction.
+  Status CommitRoot(const std::string& key, const std::optional<Cid>& root, const MetaChanges& extra = {});
 
   size_t pending_bytes() const;
   size_t pending_blocks() const;
@@ -47,7 +52,7 @@ class MfsBlocks : public BlockGetter {
 
  private:
   MfsBlocks() = default;
-  Status WriteLocked(const std::string* key, const Cid* root);  // mu_ held
+  Status WriteLocked(const std::string* key, const Cid* root, const MetaChanges* extra);  // mu_ held
 
   std::shared_ptr<Repo> repo_;
   std::shared_ptr<BlockGetter> fallback_;
