@@ -57,7 +57,7 @@ class CacheTest : public ::testing::Test {
     repo_ = *r;
     ArcCacheOptions co;
     co.max_bytes = max_bytes;
-    auto c = ArcBlockCache::Open(repo_->env(), repo_, co);
+    auto c = ArcBlockCache::Open(repo_, co);
     ASSERT_TRUE(c.ok()) << c.error().message;
     cache_ = *c;
   }
@@ -110,7 +110,7 @@ TEST_F(CacheTest, RefusesBytesThatDoNotMatch) {
   EXPECT_EQ(st.error().code, Errc::kHashMismatch);
   EXPECT_FALSE(cache_->Has(b.cid));
   EXPECT_EQ(cache_->Stats().verification_failures, 1u);
-  EXPECT_EQ(testing::InspectCache(repo_->env()).blocks, 0u);
+  EXPECT_EQ(testing::InspectCache(*repo_).blocks, 0u);
 }
 
 TEST_F(CacheTest, ByteBoundHoldsUnderConcurrentFills) {
@@ -137,7 +137,7 @@ TEST_F(CacheTest, ByteBoundHoldsUnderConcurrentFills) {
   EXPECT_GT(s.evictions, 0u);
   // What is really stored agrees with the policy and holds the bound.
   ASSERT_TRUE(cache_->Flush().ok());
-  auto contents = testing::InspectCache(repo_->env());
+  auto contents = testing::InspectCache(*repo_);
   EXPECT_EQ(contents.blocks, s.entries);
   EXPECT_EQ(contents.bytes, s.bytes);
   EXPECT_LE(contents.bytes, max);
@@ -191,7 +191,7 @@ TEST_F(CacheTest, SmallerBoundOnReopenEvictsDownToIt) {
   EXPECT_GT(cache_->Stats().bytes, 40u * 1024);
   Open(10 * 1024);
   EXPECT_LE(cache_->Stats().bytes, 10u * 1024);
-  auto contents = testing::InspectCache(repo_->env());
+  auto contents = testing::InspectCache(*repo_);
   EXPECT_LE(contents.bytes, 10u * 1024);
   EXPECT_EQ(contents.blocks, cache_->Stats().entries);
 }
@@ -224,7 +224,7 @@ TEST_F(CacheTest, WritesAreBatchedAndQueuedBlocksAreServed) {
   EXPECT_EQ(s.inserts, 300u);
   EXPECT_LT(s.commits, 100u) << "one transaction per block";
   EXPECT_EQ(s.pending_bytes, 0u);
-  EXPECT_EQ(testing::InspectCache(repo_->env()).blocks, 300u);
+  EXPECT_EQ(testing::InspectCache(*repo_).blocks, 300u);
 }
 
 TEST_F(CacheTest, ClearEmptiesEverything) {
@@ -235,7 +235,7 @@ TEST_F(CacheTest, ClearEmptiesEverything) {
   }
   ASSERT_TRUE(cache_->Clear().ok());
   EXPECT_EQ(cache_->Stats().bytes, 0u);
-  EXPECT_EQ(testing::InspectCache(repo_->env()).blocks, 0u);
+  EXPECT_EQ(testing::InspectCache(*repo_).blocks, 0u);
 }
 
 }  // namespace

@@ -101,20 +101,16 @@ class CarTest : public ::testing::Test {
 
 // Every (cid, bytes) pair in the repo's blocks db verifies: nothing unchecked was stored.
 void ExpectAllStoredBlocksVerify(Repo& repo, size_t* count = nullptr) {
-  lmdb::Txn txn;
-  ASSERT_EQ(lmdb::Txn::Begin(repo.env(), MDB_RDONLY, &txn), 0);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn.get(), "blocks", 0, &dbi), 0);
-  lmdb::Cursor cur;
-  ASSERT_EQ(lmdb::Cursor::Open(txn, dbi, &cur), 0);
-  MDB_val k, v;
+  auto txn = repo.BeginRead();
+  ASSERT_TRUE(txn.ok()) << txn.error().message;
   size_t n = 0;
-  for (int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT), ++n) {
-    auto cid = Cid::FromBytes(lmdb::View(k));
-    ASSERT_TRUE(cid.ok());
-    EXPECT_TRUE(cid->Verifies(lmdb::View(v))) << cid->ToString();
-  }
+  ASSERT_TRUE(txn->ForEachBlock([&](ByteView k, ByteView v) {
+                   auto cid = Cid::FromBytes(k);
+                   EXPECT_TRUE(cid.ok());
+                   if (cid.ok()) EXPECT_TRUE(cid->Verifies(v)) << cid->ToString();
+                   ++n;
+                   return true;
+                 }).ok());
   if (count) *count = n;
 }
 

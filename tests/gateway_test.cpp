@@ -52,7 +52,7 @@ struct TestRepo {
     repo = *r;
     ArcCacheOptions co;
     co.max_bytes = max_bytes;
-    auto c = ArcBlockCache::Open(repo->env(), repo, co);
+    auto c = ArcBlockCache::Open(repo, co);
     if (!c.ok()) throw std::runtime_error(c.error().message);
     cache = *c;
   }
@@ -97,7 +97,7 @@ struct Served {
 // What is committed in the cache db (after committing the write-behind queue).
 testing::CacheContents Inspect(TestRepo& t) {
   EXPECT_TRUE(t.cache->Flush().ok());
-  return testing::InspectCache(t.repo->env());
+  return testing::InspectCache(*t.repo);
 }
 
 RemoteOptions FastOptions() {

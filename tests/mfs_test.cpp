@@ -181,6 +181,50 @@ TEST_F(MfsTest, AppendAndSpillWithSmallLimits) {
   EXPECT_EQ(t->CidOf(*f)->ToString(), AddCid(shadow, o.import).ToString());
 }
 
+// A gc while a large file is being written (its leaves spilled to the repo, no root covers
+// them yet) keeps those leaves: they are in the tree's lease, in the database (issue 10,
+// reproduction 2). Without it, the commit would reference removed blocks.
+TEST_F(MfsTest, GcDuringALargeWriteKeepsSpilledLeaves) {
+  MfsOptions o;
+  o.import.chunk_size = 4096;
+  o.file_dirty_limit = 4 * 4096;
+  o.tree_dirty_limit = 8 * 4096;
+  o.pending_limit = 64 * 1024;
+  auto t = OpenTree(o);
+  auto f = t->Create(t->Root(), "big", 0644, true);
+  ASSERT_TRUE(f.ok());
+  t->WriterOpened();  // as an open FUSE handle
+  Bytes data = RandomBytes(1 << 20, 77);
+  auto write = [&](size_t from, size_t to) {  // in pieces, as FUSE writes
+    for (size_t off = from; off < to; off += 32 * 1024)
+      ASSERT_TRUE(t->Write(*f, off, ByteView(data).subspan(off, 32 * 1024)).ok());
+  };
+  write(0, data.size() / 2);
+  ASSERT_GT(NumBlocks(), 1u) << "nothing was spilled; the test does not exercise the case";
+  EXPECT_EQ(repo_->CountLeases().value(), 1u);
+  auto g = repo_->Gc();
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->removed_blocks, 0u);
+  EXPECT_EQ(g->live_leases, 1u);
+  write(data.size() / 2, data.size());
+  // A commit with the writer still open keeps the lease (more leaves may come).
+  ASSERT_TRUE(t->Commit().ok());
+  ASSERT_TRUE(repo_->Gc().ok());
+  t->WriterClosed();
+  ASSERT_TRUE(t->FlushFile(*f).ok());
+  ASSERT_TRUE(t->Commit().ok());
+  // Committed with no writer: the root covers everything and the lease is released.
+  EXPECT_EQ(repo_->CountLeases().value(), 0u);
+  ASSERT_TRUE(repo_->Gc().ok());
+  EXPECT_EQ(ReadAll(*t, *f), data);
+  ASSERT_TRUE(t->Close().ok());
+  t.reset();
+  auto t2 = OpenTree(o);
+  auto f2 = t2->Resolve("/big");
+  ASSERT_TRUE(f2.ok());
+  EXPECT_EQ(ReadAll(*t2, *f2), data);
+}
+
 TEST_F(MfsTest, RechunksForeignContentOnFirstChange) {
   Bytes data = RandomBytes(700000, 5);
   ImportOptions foreign;

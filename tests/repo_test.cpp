@@ -3,7 +3,10 @@
 #include "core/store/repo.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -426,6 +429,134 @@ TEST_F(RepoTest, GcSparesBlocksOfALiveWriter) {
   EXPECT_EQ(repo_->Gc()->removed_blocks, 2u);
 }
 
+// The lease is in the database: a gc in another process keeps an import's blocks while the
+// importer lives, and reclaims them once it died by kill -9 (issue 10, reproduction 2).
+TEST_F(RepoTest, GcInAnotherProcessSparesALiveLeaseAndReclaimsADeadOne) {
+  Node leaf = RawNode(3000, 21);
+  Node root = PbNodeOf({leaf.cid});
+  int ready[2], hold[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(hold), 0);
+  // Forked before this process opens the repo: an LMDB environment must not cross a fork.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(hold[1]);
+    RepoOptions o;
+    o.path = dir_ + "/repo";
+    auto r = Repo::Open(o);
+    if (!r.ok()) ::_exit(2);
+    auto w = (*r)->NewWriter(1);
+    if (!w->Put(leaf.cid, leaf.data).ok() || !w->Put(root.cid, root.data).ok()) ::_exit(3);
+    char c = 'r';
+    (void)!::write(ready[1], &c, 1);
+    (void)!::read(hold[0], &c, 1);  // until killed (or the test ends)
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(hold[0]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the child could not write its blocks";
+  repo_ = Open();
+  EXPECT_EQ(repo_->CountLeases().value(), 1u);
+  auto g = repo_->Gc();
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->removed_blocks, 0u);
+  EXPECT_EQ(g->live_leases, 1u);
+  EXPECT_TRUE(repo_->Has(leaf.cid));
+  EXPECT_TRUE(repo_->Has(root.cid));
+
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  g = repo_->Gc();
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->reclaimed_leases, 1u);
+  EXPECT_EQ(g->live_leases, 0u);
+  EXPECT_EQ(g->removed_blocks, 2u);
+  EXPECT_FALSE(repo_->Has(leaf.cid));
+  EXPECT_EQ(repo_->CountLeases().value(), 0u);
+  EXPECT_TRUE(fs::is_empty(dir_ + "/repo/leases"));
+  ::close(ready[0]);
+  ::close(hold[1]);
+}
+
+// A tree root kept in meta ("<name>.root") is a gc root, so a gc run by any process (the CLI
+// without knowing the tree) keeps the tree; other meta keys are not roots.
+TEST_F(RepoTest, GcKeepsTreeRootsRecordedInMeta) {
+  repo_ = Open();
+  Node a = RawNode(500, 31), b = RawNode(500, 32), c = RawNode(500, 33);
+  Node tree = PbNodeOf({a.cid});
+  for (const Node* n : {&a, &b, &c, &tree}) Put(*repo_, *n);
+  ASSERT_TRUE(repo_->PutMeta("mfs.root", tree.cid.bytes()).ok());
+  ASSERT_TRUE(repo_->PutMeta("ipns.k51test.root", b.cid.bytes()).ok());
+  ASSERT_TRUE(repo_->PutMeta("not-a-root", c.cid.bytes()).ok());
+  auto g = repo_->Gc();
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_TRUE(repo_->Has(tree.cid));
+  EXPECT_TRUE(repo_->Has(a.cid));
+  EXPECT_TRUE(repo_->Has(b.cid));
+  EXPECT_FALSE(repo_->Has(c.cid));
+  EXPECT_EQ(g->removed_blocks, 1u);
+}
+
+// The store contract: a component's db, a txn that is not committed changes nothing, and the
+// repo's own databases cannot be opened by anyone else.
+TEST_F(RepoTest, StoreTransactionsAndComponentDatabases) {
+  repo_ = Open();
+  EXPECT_FALSE(repo_->OpenDb("blocks").ok());
+  EXPECT_FALSE(repo_->OpenDb("leases").ok());
+  auto db = repo_->OpenDb("test.db");
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  Node n = RawNode(100, 41);
+  {
+    auto txn = repo_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(txn->Put(*db, AsBytes(std::string_view("k")), AsBytes(std::string_view("v"))).ok());
+    ASSERT_TRUE(txn->PutBlock(n.cid, n.data).ok());
+    // Destroyed without Commit: aborted.
+  }
+  EXPECT_FALSE(repo_->Has(n.cid));
+  {
+    auto txn = repo_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(txn->Put(*db, AsBytes(std::string_view("k")), AsBytes(std::string_view("v"))).ok());
+    ASSERT_TRUE(txn->PutBlock(n.cid, n.data).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    EXPECT_FALSE(txn->Commit().ok());  // a committed txn is closed
+  }
+  EXPECT_TRUE(repo_->Has(n.cid));
+  auto r = repo_->BeginRead({*db});
+  ASSERT_TRUE(r.ok());
+  auto v = r->Get(*db, AsBytes(std::string_view("k")));
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(AsChars(**v), "v");
+  EXPECT_FALSE(r->Get(*db, AsBytes(std::string_view("absent")))->has_value());
+  // A lease released in the txn that also records what covers its blocks.
+  auto lease = repo_->NewLease();
+  ASSERT_TRUE(lease.ok());
+  Node m = RawNode(100, 42);
+  {
+    auto txn = repo_->BeginWrite();
+    ASSERT_TRUE(txn->PutBlock(m.cid, m.data, lease->get()).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(repo_->Gc()->live_leases, 1u);
+  EXPECT_TRUE(repo_->Has(m.cid));
+  {
+    auto txn = repo_->BeginWrite();
+    ASSERT_TRUE(txn->PutMeta("t.root", m.cid.bytes()).ok());
+    ASSERT_TRUE(txn->ReleaseLease(**lease).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(repo_->CountLeases().value(), 0u);
+  auto g = repo_->Gc();
+  EXPECT_EQ(g->live_leases, 0u);
+  EXPECT_TRUE(repo_->Has(m.cid));
+}
+
 TEST_F(RepoTest, MetaAndStat) {
   repo_ = Open();
   EXPECT_EQ(repo_->GetMeta("mfs.root").error().code, Errc::kNotFound);
@@ -465,7 +596,9 @@ TEST_F(RepoTest, ReopenKeepsEverything) {
     ASSERT_TRUE(r->PutMeta("k", ToBytes("v")).ok());
     // A second Open in the same process shares the environment.
     auto r2 = Open();
-    EXPECT_EQ(r2->env(), r->env());
+    auto meta = r2->GetMeta("k");
+    ASSERT_TRUE(meta.ok());
+    EXPECT_EQ(*meta, ToBytes("v"));
     EXPECT_TRUE(r2->Has(a.cid));
   }
   auto r = Open();

@@ -245,7 +245,7 @@ TEST_F(FactoryTest, NetworkBlocksAreCachedButLocalOnesAreNot) {
   EXPECT_GE(st.local_hits, 1u);
   EXPECT_EQ(st.remote_ok, dag.blocks.size() - 1);
   ASSERT_TRUE((*chain)->cache()->Flush().ok());
-  auto contents = testing::InspectCache(repo_->env());
+  auto contents = testing::InspectCache(*repo_);
   EXPECT_EQ(contents.blocks, dag.blocks.size() - 1);
   EXPECT_EQ(contents.bad, 0u);
   EXPECT_FALSE((*chain)->cache()->Has(dag.root));

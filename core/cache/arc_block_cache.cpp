@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/store/lmdb.h"
 
 namespace ipfskit {
 namespace {
@@ -19,37 +18,23 @@ uint64_t GetU64(const uint8_t* in) {
   std::memcpy(&v, in, 8);
   return v;
 }
-MDB_val StrVal(const std::string& s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+ByteView KeyView(const std::string& s) { return AsBytes(s); }
 
 }  // namespace
 
-// A read transaction shared by concurrent Gets (safe once each db's root is loaded, which
-// mdb_stat forces; the Repo uses the same scheme). `owner` is declared first so the env
-// outlives the txn.
+// A read transaction shared by concurrent Gets (Repo::BeginRead makes that safe).
 struct ArcBlockCache::Snapshot {
-  std::shared_ptr<const void> owner;
-  lmdb::Txn txn;
+  RepoTxn txn;
   uint64_t generation = 0;
 };
 
-Result<std::shared_ptr<ArcBlockCache>> ArcBlockCache::Open(MDB_env* env, std::shared_ptr<const void> env_owner,
-                                                           ArcCacheOptions options) {
-  if (!env) return MakeError(Errc::kInvalidArgument, "cache: no LMDB environment");
-  unsigned env_flags = 0;
-  mdb_env_get_flags(env, &env_flags);
-  if (!(env_flags & MDB_NOTLS))
-    return MakeError(Errc::kInvalidArgument, "cache: the LMDB environment must be opened with MDB_NOTLS");
+Result<std::shared_ptr<ArcBlockCache>> ArcBlockCache::Open(std::shared_ptr<Repo> repo, ArcCacheOptions options) {
+  if (!repo) return MakeError(Errc::kInvalidArgument, "cache: no repo");
   std::shared_ptr<ArcBlockCache> c(new ArcBlockCache());
-  c->env_ = env;
-  c->env_owner_ = std::move(env_owner);
+  c->repo_ = std::move(repo);
   c->options_ = options;
-  lmdb::Txn txn;
-  int rc = lmdb::Txn::Begin(env, 0, &txn);
-  if (rc) return lmdb::ToError(rc, "cache: begin");
-  if ((rc = mdb_dbi_open(txn.get(), "cache.blocks", MDB_CREATE, &c->blocks_dbi_)) ||
-      (rc = mdb_dbi_open(txn.get(), "cache.arc", MDB_CREATE, &c->arc_dbi_)))
-    return lmdb::ToError(rc, "cache: open dbs");
-  if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit db open");
+  IPFSKIT_ASSIGN_OR_RETURN(c->blocks_db_, c->repo_->OpenDb("cache.blocks"));
+  IPFSKIT_ASSIGN_OR_RETURN(c->arc_db_, c->repo_->OpenDb("cache.arc"));
   {
     std::lock_guard<std::mutex> lock(c->mu_);
     IPFSKIT_TRY_STATUS(c->Load());
@@ -80,34 +65,24 @@ Status ArcBlockCache::Load() {
   pending_puts_.clear();
   pending_dels_.clear();
   pending_bytes_ = 0;
-  lmdb::Txn txn;
-  int rc = lmdb::Txn::Begin(env_, 0, &txn);
-  if (rc) return lmdb::ToError(rc, "cache: begin load");
-  {
-    lmdb::Cursor cur;
-    if ((rc = lmdb::Cursor::Open(txn, arc_dbi_, &cur))) return lmdb::ToError(rc, "cache: cursor");
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
-      std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
-      const auto* d = static_cast<const uint8_t*>(v.mv_data);
-      if (key == kPKey) {
-        if (v.mv_size == 8) p = GetU64(d);
-        continue;
-      }
-      if (v.mv_size != kRecordSize || d[0] < 1 || d[0] > 4) continue;  // unreadable: dropped below
-      recs.push_back({std::move(key), static_cast<ArcList>(d[0]), GetU64(d + 1), GetU64(d + 9)});
+  IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
+  IPFSKIT_TRY_STATUS(txn.ForEach(arc_db_, [&](ByteView k, ByteView v) {
+    std::string key(AsChars(k));
+    if (key == kPKey) {
+      if (v.size() == 8) p = GetU64(v.data());
+      return true;
     }
-    if (rc != MDB_NOTFOUND) return lmdb::ToError(rc, "cache: read arc state");
-  }
+    if (v.size() != kRecordSize || v[0] < 1 || v[0] > 4) return true;  // unreadable: dropped below
+    recs.push_back({std::move(key), static_cast<ArcList>(v[0]), GetU64(v.data() + 1), GetU64(v.data() + 9)});
+    return true;
+  }));
   std::sort(recs.begin(), recs.end(), [](const Rec& a, const Rec& b) { return a.seq < b.seq; });
   policy_ = ArcPolicy<std::string>(options_.max_bytes);
   policy_.set_track_changes(true);
   for (const Rec& r : recs) {
     if (r.list == ArcList::kT1 || r.list == ArcList::kT2) {
-      MDB_val k = StrVal(r.key), v;
-      rc = mdb_get(txn.get(), blocks_dbi_, &k, &v);
-      if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != r.size)) continue;  // lost block: forget it
-      if (rc) return lmdb::ToError(rc, "cache: check block");
+      IPFSKIT_ASSIGN_OR_RETURN(auto v, txn.Get(blocks_db_, KeyView(r.key)));
+      if (!v || v->size() != r.size) continue;  // lost block: forget it
     }
     policy_.Restore(r.key, r.list, r.size, r.seq);
   }
@@ -116,50 +91,36 @@ Status ArcBlockCache::Load() {
   std::vector<std::string> evicted;
   policy_.Shrink(&evicted);
   std::vector<std::string> orphans;
-  {
-    lmdb::Cursor cur;
-    if ((rc = lmdb::Cursor::Open(txn, blocks_dbi_, &cur))) return lmdb::ToError(rc, "cache: cursor");
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
-      std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
-      if (!policy_.Resident(key)) orphans.push_back(std::move(key));
-    }
-  }
-  for (const auto& key : orphans) {
-    MDB_val k = StrVal(key);
-    rc = mdb_del(txn.get(), blocks_dbi_, &k, nullptr);
-    if (rc && rc != MDB_NOTFOUND) return lmdb::ToError(rc, "cache: drop orphan block");
-  }
+  IPFSKIT_TRY_STATUS(txn.ForEach(blocks_db_, [&](ByteView k, ByteView) {
+    std::string key(AsChars(k));
+    if (!policy_.Resident(key)) orphans.push_back(std::move(key));
+    return true;
+  }));
+  for (const auto& key : orphans) IPFSKIT_TRY_STATUS(txn.Del(blocks_db_, KeyView(key)));
   // Rewrite the state db from the policy.
-  if ((rc = mdb_drop(txn.get(), arc_dbi_, 0))) return lmdb::ToError(rc, "cache: reset arc state");
+  IPFSKIT_TRY_STATUS(txn.Clear(arc_db_));
   policy_.MarkAllChanged();
-  IPFSKIT_TRY_STATUS(Persist(txn.get(), policy_.TakeChanges(), policy_.p()));
-  if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit load");
+  IPFSKIT_TRY_STATUS(Persist(txn, policy_.TakeChanges(), policy_.p()));
+  IPFSKIT_TRY_STATUS(txn.Commit());
   generation_.fetch_add(1);
   return Status::Ok();
 }
 
-Status ArcBlockCache::Persist(MDB_txn* txn, const Changes& changes, uint64_t p) {
-  int rc;
+Status ArcBlockCache::Persist(RepoTxn& txn, const Changes& changes, uint64_t p) {
   for (const auto& e : changes) {
-    MDB_val k = StrVal(e.key);
     if (e.list == ArcList::kNone) {
-      rc = mdb_del(txn, arc_dbi_, &k, nullptr);
-      if (rc && rc != MDB_NOTFOUND) return lmdb::ToError(rc, "cache: delete arc entry");
+      IPFSKIT_TRY_STATUS(txn.Del(arc_db_, KeyView(e.key)));
       continue;
     }
     uint8_t rec[kRecordSize];
     rec[0] = static_cast<uint8_t>(e.list);
     PutU64(rec + 1, e.seq);
     PutU64(rec + 9, e.size);
-    MDB_val v{sizeof(rec), rec};
-    if ((rc = mdb_put(txn, arc_dbi_, &k, &v, 0))) return lmdb::ToError(rc, "cache: write arc entry");
+    IPFSKIT_TRY_STATUS(txn.Put(arc_db_, KeyView(e.key), ByteView(rec, sizeof(rec))));
   }
   uint8_t pbuf[8];
   PutU64(pbuf, p);
-  MDB_val k = StrVal(kPKey), v{8, pbuf};
-  if ((rc = mdb_put(txn, arc_dbi_, &k, &v, 0))) return lmdb::ToError(rc, "cache: write p");
-  return Status::Ok();
+  return txn.Put(arc_db_, KeyView(kPKey), ByteView(pbuf, 8));
 }
 
 void ArcBlockCache::DrainTouchesLocked() {
@@ -187,30 +148,13 @@ Status ArcBlockCache::CommitPending(bool force) {
     p = policy_.p();
   }
   drained_cv_.notify_all();
-  lmdb::Txn txn;
-  int rc = lmdb::Txn::Begin(env_, 0, &txn);
-  Status st;
-  if (rc) {
-    st = lmdb::ToError(rc, "cache: begin write");
-  } else {
-    for (const auto& key : dels) {
-      MDB_val k = StrVal(key);
-      rc = mdb_del(txn.get(), blocks_dbi_, &k, nullptr);
-      if (rc && rc != MDB_NOTFOUND) break;
-      rc = 0;
-    }
-    for (auto it = committing_.begin(); !rc && it != committing_.end(); ++it) {
-      MDB_val k = StrVal(it->first), v = lmdb::Val(*it->second);
-      rc = mdb_put(txn.get(), blocks_dbi_, &k, &v, 0);
-    }
-    if (rc) {
-      st = lmdb::ToError(rc, "cache: write batch");
-    } else {
-      st = Persist(txn.get(), changes, p);
-      if (st.ok() && (rc = txn.Commit())) st = lmdb::ToError(rc, "cache: commit batch");
-    }
-  }
-  txn.Abort();
+  Status st = [&]() -> Status {
+    IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
+    for (const auto& key : dels) IPFSKIT_TRY_STATUS(txn.Del(blocks_db_, KeyView(key)));
+    for (const auto& [key, data] : committing_) IPFSKIT_TRY_STATUS(txn.Put(blocks_db_, KeyView(key), *data));
+    IPFSKIT_TRY_STATUS(Persist(txn, changes, p));
+    return txn.Commit();
+  }();
   if (st.ok()) {
     generation_.fetch_add(1, std::memory_order_release);
     commits_.fetch_add(1);
@@ -251,23 +195,17 @@ Result<std::shared_ptr<ArcBlockCache::Snapshot>> ArcBlockCache::CurrentSnapshot(
   const uint64_t gen = generation_.load(std::memory_order_acquire);
   if (snap_ && snap_->generation == gen) return snap_;
   auto s = std::make_shared<Snapshot>();
-  s->owner = env_owner_;
   s->generation = gen;
-  int rc = lmdb::Txn::Begin(env_, MDB_RDONLY, &s->txn);
-  if (rc) return lmdb::ToError(rc, "cache: begin read");
-  MDB_stat st;
-  if ((rc = mdb_stat(s->txn.get(), blocks_dbi_, &st))) return lmdb::ToError(rc, "cache: load db root");
+  IPFSKIT_ASSIGN_OR_RETURN(s->txn, repo_->BeginRead({blocks_db_}));
   snap_ = s;
   return s;
 }
 
 Result<ByteView> ArcBlockCache::Lookup(const Cid& cid, std::shared_ptr<Snapshot>* snap) {
   IPFSKIT_ASSIGN_OR_RETURN(*snap, CurrentSnapshot());
-  MDB_val k = lmdb::Val(cid.bytes()), v;
-  int rc = mdb_get((*snap)->txn.get(), blocks_dbi_, &k, &v);
-  if (rc == MDB_NOTFOUND) return MakeError(Errc::kNotFound, "block " + cid.ToString() + " not in cache");
-  if (rc) return lmdb::ToError(rc, "cache: get " + cid.ToString());
-  return lmdb::View(v);
+  IPFSKIT_ASSIGN_OR_RETURN(auto v, (*snap)->txn.Get(blocks_db_, cid.bytes()));
+  if (!v) return MakeError(Errc::kNotFound, "block " + cid.ToString() + " not in cache");
+  return *v;
 }
 
 Result<Block> ArcBlockCache::Get(const Cid& cid) {
@@ -367,12 +305,10 @@ Status ArcBlockCache::Clear() {
     std::lock_guard<std::mutex> tl(touch_mu_);
     touches_.clear();
   }
-  lmdb::Txn txn;
-  int rc = lmdb::Txn::Begin(env_, 0, &txn);
-  if (rc) return lmdb::ToError(rc, "cache: begin clear");
-  if ((rc = mdb_drop(txn.get(), blocks_dbi_, 0)) || (rc = mdb_drop(txn.get(), arc_dbi_, 0)))
-    return lmdb::ToError(rc, "cache: clear");
-  if ((rc = txn.Commit())) return lmdb::ToError(rc, "cache: commit clear");
+  IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
+  IPFSKIT_TRY_STATUS(txn.Clear(blocks_db_));
+  IPFSKIT_TRY_STATUS(txn.Clear(arc_db_));
+  IPFSKIT_TRY_STATUS(txn.Commit());
   policy_ = ArcPolicy<std::string>(options_.max_bytes);
   policy_.set_track_changes(true);
   pending_puts_.clear();

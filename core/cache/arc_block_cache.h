@@ -16,11 +16,10 @@
 // loses at most that, never consistency between the two dbs.
 //
 // Hits are views into LMDB's memory map: the returned Block holds a shared read transaction, so
-// the pages stay valid even if the block is evicted meanwhile (the env must be MDB_NOTLS).
+// the pages stay valid even if the block is evicted meanwhile. All access goes through the
+// repo's store (Repo::OpenDb, BeginRead, BeginWrite).
 // The byte bound counts block bytes, not LMDB's page overhead.
 #pragma once
-
-#include <lmdb.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,6 +34,7 @@
 
 #include "core/cache/arc_policy.h"
 #include "core/cache/block_cache.h"
+#include "core/store/repo.h"
 
 namespace ipfskit {
 
@@ -50,10 +50,8 @@ struct ArcCacheOptions {
 
 class ArcBlockCache : public BlockCache {
  public:
-  // env must be opened with MDB_NOTLS and room for two more named dbs; env_owner keeps it
-  // open for as long as the cache or any Block from it lives (e.g. the Repo).
-  static Result<std::shared_ptr<ArcBlockCache>> Open(MDB_env* env, std::shared_ptr<const void> env_owner,
-                                                     ArcCacheOptions options);
+  // The cache's dbs live in `repo` (created there when missing); a writable repo is needed.
+  static Result<std::shared_ptr<ArcBlockCache>> Open(std::shared_ptr<Repo> repo, ArcCacheOptions options);
   ~ArcBlockCache() override;
 
   Result<Block> Get(const Cid& cid) override;
@@ -70,7 +68,7 @@ class ArcBlockCache : public BlockCache {
   ArcBlockCache() = default;
   using Changes = std::vector<ArcPolicy<std::string>::EntryState>;
   Status Load();                                   // rebuild the policy from the dbs; mu_ held
-  Status Persist(MDB_txn* txn, const Changes& changes, uint64_t p);
+  Status Persist(RepoTxn& txn, const Changes& changes, uint64_t p);
   void DrainTouchesLocked();                       // mu_ held
   Status CommitPending(bool force);                // one batch; takes commit_mu_ then mu_
   void FlusherLoop();
@@ -78,10 +76,9 @@ class ArcBlockCache : public BlockCache {
   Result<std::shared_ptr<Snapshot>> CurrentSnapshot();
   Result<ByteView> Lookup(const Cid& cid, std::shared_ptr<Snapshot>* snap);
 
-  MDB_env* env_ = nullptr;
-  std::shared_ptr<const void> env_owner_;
+  std::shared_ptr<Repo> repo_;
   ArcCacheOptions options_;
-  MDB_dbi blocks_dbi_ = 0, arc_dbi_ = 0;
+  RepoDb blocks_db_, arc_db_;
 
   std::mutex commit_mu_;  // one commit at a time. Taken before mu_.
   std::mutex mu_;         // policy_ and the queues. Taken before touch_mu_.

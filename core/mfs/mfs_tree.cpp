@@ -551,6 +551,12 @@ Status MfsTree::Commit() {
 Status MfsTree::CommitLocked() {
   if (opts_.read_only) return Status::Ok();
   Cid root;
+  // With no writer open, the new root covers every block the live tree holds, so the blocks
+  // leased since the last commit can be released with it. Blocks come only from writes through
+  // open handles and from materialising; a writer that opens meanwhile may write blocks the
+  // root does not cover: then keep them.
+  const uint64_t opens = writer_opens_.load();
+  bool release = writers_.load() == 0;
   {
     std::lock_guard lock(mu_);
     auto e = MaterializeLocked(*root_);
@@ -560,8 +566,10 @@ Status MfsTree::CommitLocked() {
     }
     root = e->cid;
   }
-  if (root == committed_root_ && blocks_->pending_blocks() == 0) return Status::Ok();
-  Status st = blocks_->CommitRoot(opts_.root_key, root);
+  if (writer_opens_.load() != opens) release = false;
+  if (root == committed_root_ && blocks_->pending_blocks() == 0 && !(release && blocks_->has_staged()))
+    return Status::Ok();
+  Status st = blocks_->CommitRoot(opts_.root_key, root, {}, release);
   if (!st.ok()) {
     last_error_ = st.error().message;
     return st;
@@ -580,7 +588,10 @@ Status MfsTree::Close() {
   return Commit();
 }
 
-void MfsTree::WriterOpened() { writers_.fetch_add(1); }
+void MfsTree::WriterOpened() {
+  writer_opens_.fetch_add(1);
+  writers_.fetch_add(1);
+}
 void MfsTree::WriterClosed() { writers_.fetch_sub(1); }
 
 // ---- reload: re-binding the live tree to another process's root ----

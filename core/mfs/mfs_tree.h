@@ -219,6 +219,7 @@ class MfsTree {
   std::atomic<uint64_t> next_id_{1};
   std::atomic<int64_t> dirty_bytes_{0};
   std::atomic<int> writers_{0};
+  std::atomic<uint64_t> writer_opens_{0};
   std::optional<DagEntry> zero_leaf_;  // a full chunk of zeros; guarded by zero_mu_
   std::mutex zero_mu_;
 

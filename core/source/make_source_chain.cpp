@@ -34,8 +34,7 @@ Result<std::shared_ptr<SourceChain>> MakeSourceChain(const Config& config, std::
     ArcCacheOptions co;
     co.max_bytes = config.cache_max_bytes;
     co.verify_on_read = config.cache_verify_on_read;
-    MDB_env* env = repo->env();
-    IPFSKIT_ASSIGN_OR_RETURN(cache, ArcBlockCache::Open(env, repo, co));
+    IPFSKIT_ASSIGN_OR_RETURN(cache, ArcBlockCache::Open(repo, co));
   }
   std::vector<std::shared_ptr<RemoteSource>> remotes;
   if (!config.offline) {

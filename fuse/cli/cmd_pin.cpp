@@ -14,7 +14,9 @@ namespace {
 // repo (blocks only in the cache would be evicted under the pin). Any block that cannot be had
 // is an error, so a partial DAG is never pinned. Blocks are copied out and written in batches
 // between fetches: a fetch may write to the cache, and LMDB allows one write txn at a time.
-Status FetchDagIntoRepo(Context& ctx, Repo& repo, const Cid& root, bool recursive) {
+// `writer` (from repo.NewWriter) must live until the root is pinned: its lease keeps every
+// batch from a concurrent gc.
+Status FetchDagIntoRepo(Context& ctx, Repo& repo, BlockSink& writer, const Cid& root, bool recursive) {
   IPFSKIT_ASSIGN_OR_RETURN(auto blocks, ctx.Blocks());
   auto chain = ctx.chain();
   Progress progress("fetched", 0);
@@ -25,9 +27,8 @@ Status FetchDagIntoRepo(Context& ctx, Repo& repo, const Cid& root, bool recursiv
   uint64_t done = 0;
   auto write_pending = [&]() -> Status {
     if (pending.empty()) return Status::Ok();
-    auto writer = repo.NewWriter(16 << 20);
-    for (const auto& [cid, data] : pending) IPFSKIT_TRY_STATUS(writer->Put(cid, data));
-    IPFSKIT_TRY_STATUS(writer->Flush());
+    for (const auto& [cid, data] : pending) IPFSKIT_TRY_STATUS(writer.Put(cid, data));
+    IPFSKIT_TRY_STATUS(writer.Flush());
     pending.clear();
     pending_bytes = 0;
     return Status::Ok();
@@ -81,7 +82,8 @@ void RegisterPinCommands(CLI::App& app, Context& ctx) {
       for (const auto& p : *paths) {
         auto cid = ResolveIpfsPath(ctx, p);
         if (!cid.ok()) return ctx.Fail(cid.error());
-        Status got = FetchDagIntoRepo(ctx, **repo, *cid, *recursive);
+        auto writer = (*repo)->NewWriter(16 << 20);
+        Status got = FetchDagIntoRepo(ctx, **repo, *writer, *cid, *recursive);
         if (!got.ok()) return ctx.Fail(p + ": " + got.error().message);
         Status st = (*repo)->Pin(*cid, *recursive ? PinType::kRecursive : PinType::kDirect);
         if (!st.ok()) return ctx.Fail(st.error());
@@ -137,10 +139,9 @@ void RegisterPinCommands(CLI::App& app, Context& ctx) {
     gc->callback([&ctx, quiet] {
       auto repo = ctx.OpenRepo();
       if (!repo.ok()) return ctx.Fail(repo.error());
-      std::vector<Cid> extra;
-      if (auto root = (*repo)->GetMeta("mfs.root"); root.ok())
-        if (auto c = Cid::FromBytes(*root); c.ok()) extra.push_back(*c);
-      auto r = (*repo)->Gc(extra);
+      // The MFS root and every lease (a mount's or an import's blocks not yet under a root) are
+      // roots recorded in the repo; Repo::Gc keeps them.
+      auto r = (*repo)->Gc();
       if (!r.ok()) return ctx.Fail(r.error());
       for (const auto& c : r->removed) {
         if (ctx.global.json) std::cout << nlohmann::json{{"Key", c.ToString()}}.dump() << "\n";
