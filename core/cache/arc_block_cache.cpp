@@ -26,7 +26,15 @@ ByteView KeyView(const std::string& s) { return AsBytes(s); }
 struct ArcBlockCache::Snapshot {
   RepoTxn txn;
   uint64_t generation = 0;
+  std::chrono::steady_clock::time_point created;
 };
+
+namespace {
+// A snapshot is replaced after this long even when the cache did not change: while it is open,
+// LMDB cannot reuse any page freed since it began, by any writer (gc, /mfs), in any process,
+// so a long-lived one makes data.mdb grow and a full disk stay full.
+constexpr auto kSnapshotMaxAge = std::chrono::seconds(1);
+}  // namespace
 
 Result<std::shared_ptr<ArcBlockCache>> ArcBlockCache::Open(std::shared_ptr<Repo> repo, ArcCacheOptions options) {
   if (!repo) return MakeError(Errc::kInvalidArgument, "cache: no repo");
@@ -175,6 +183,11 @@ void ArcBlockCache::FlusherLoop() {
     flush_cv_.wait_for(lock, options_.batch_window, [&] { return stop_ || pending_bytes_ >= options_.batch_bytes; });
     if (stop_) break;
     const bool work = !pending_puts_.empty() || !pending_dels_.empty();
+    {
+      // An idle cache must not pin freed pages (see kSnapshotMaxAge).
+      std::lock_guard<std::mutex> sl(snap_mu_);
+      if (snap_ && std::chrono::steady_clock::now() - snap_->created > kSnapshotMaxAge) snap_.reset();
+    }
     if (!work && ++idle < kIdleTicksBeforeStateWrite) continue;
     idle = 0;
     lock.unlock();
@@ -193,9 +206,12 @@ std::shared_ptr<const Bytes> ArcBlockCache::FindPending(const std::string& key) 
 Result<std::shared_ptr<ArcBlockCache::Snapshot>> ArcBlockCache::CurrentSnapshot() {
   std::lock_guard<std::mutex> lock(snap_mu_);
   const uint64_t gen = generation_.load(std::memory_order_acquire);
-  if (snap_ && snap_->generation == gen) return snap_;
+  const auto now = std::chrono::steady_clock::now();
+  if (snap_ && snap_->generation == gen && now - snap_->created <= kSnapshotMaxAge) return snap_;
+  snap_.reset();  // before the new one begins, so it does not count as an old reader
   auto s = std::make_shared<Snapshot>();
   s->generation = gen;
+  s->created = now;
   IPFSKIT_ASSIGN_OR_RETURN(s->txn, repo_->BeginRead({blocks_db_}));
   snap_ = s;
   return s;

@@ -1,7 +1,10 @@
 #include "core/mfs/mfs_blocks.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <vector>
+
+#include "core/store/dag_links.h"
 
 
 namespace ipfskit {
@@ -52,6 +55,31 @@ Status MfsBlocks::CommitRoot(const std::string& key, const std::optional<Cid>& r
   return WriteLocked(root ? &key : nullptr, root ? &*root : nullptr, &extra, release_staged && root);
 }
 
+void MfsBlocks::PruneUnreachableLocked(const Cid& root) {
+  if (pending_.empty()) return;
+  // Only pending blocks are walked: a block already in the repo has its children there too
+  // (blocks reach the repo in batches that hold a parent's children with it, or before it).
+  std::unordered_set<Cid> reached;
+  std::vector<Cid> walk{root};
+  while (!walk.empty()) {
+    Cid c = std::move(walk.back());
+    walk.pop_back();
+    auto it = pending_.find(c);
+    if (it == pending_.end() || !reached.insert(c).second) continue;
+    auto links = DagLinks(c, *it->second);
+    if (!links.ok()) return;  // cannot tell what it keeps: keep everything
+    for (Cid& l : *links) walk.push_back(std::move(l));
+  }
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (reached.count(it->first)) {
+      ++it;
+      continue;
+    }
+    pending_bytes_ -= std::min(pending_bytes_, it->second->size());
+    it = pending_.erase(it);
+  }
+}
+
 bool MfsBlocks::has_staged() const {
   std::lock_guard lock(mu_);
   return staged_;
@@ -64,6 +92,10 @@ Status MfsBlocks::WriteLocked(const std::string* key, const Cid* root, const Met
     IPFSKIT_ASSIGN_OR_RETURN(lease_, repo_->NewLease());
   }
   RepoLease* lease = release ? nullptr : lease_.get();
+  // The root covers everything the live tree needs: pending blocks it does not reach belong to
+  // files removed before they were committed. Dropping them saves the writes, and on a full
+  // disk it is what lets the commit of the removals succeed at all.
+  if (release && root) PruneUnreachableLocked(*root);
   IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
   // Sorted keys keep LMDB's page writes together.
   std::vector<std::pair<const Cid*, const Bytes*>> order;

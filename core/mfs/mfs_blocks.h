@@ -56,6 +56,7 @@ class MfsBlocks : public BlockGetter {
 
  private:
   MfsBlocks() = default;
+  void PruneUnreachableLocked(const Cid& root);  // mu_ held
   Status WriteLocked(const std::string* key, const Cid* root, const MetaChanges* extra, bool release);  // mu_ held
 
   std::shared_ptr<Repo> repo_;

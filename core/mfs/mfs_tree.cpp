@@ -712,6 +712,7 @@ void MfsTree::BackgroundLoop(std::chrono::milliseconds interval) {
       dirty = root_->dir_stale;
     }
     dirty = dirty || blocks_->pending_blocks() > 0;
+    repo_->ReleaseOldSnapshot();  // an idle mount must not pin freed pages
     Status st = dirty ? Commit() : Status::Ok();
     if (!dirty) {
       auto r = ReloadIfChanged();

@@ -103,6 +103,10 @@ struct RepoEnv {
     std::lock_guard lock(snap_mu);
     snap.reset();
   }
+  void DropOldSnapshot() {
+    std::lock_guard lock(snap_mu);
+    if (snap && std::chrono::steady_clock::now() - snap->created > kSnapshotMaxAge) snap.reset();
+  }
 };
 
 namespace {
@@ -740,6 +744,8 @@ Result<std::unique_ptr<RepoLease>> Repo::NewLease() {
   IPFSKIT_TRY_STATUS(impl_->CheckWritable());
   return NewRepoLease(impl_->env);
 }
+
+void Repo::ReleaseOldSnapshot() { impl_->env->DropOldSnapshot(); }
 
 Result<uint64_t> Repo::CountLeases() {
   RepoEnv& e = *impl_->env;

@@ -206,6 +206,10 @@ class Repo : public BlockGetter {
   // same directory in this process.
   Result<RepoDb> OpenDb(const std::string& name);
   Result<std::unique_ptr<RepoLease>> NewLease();
+  // Closes the shared read snapshot if it is older than its maximum age (1 s). Call it now and
+  // then from a long-lived process: an open snapshot keeps LMDB from reusing any page freed
+  // since it began, by any process, so an idle one makes data.mdb grow and a full disk stay full.
+  void ReleaseOldSnapshot();
   // Number of leases recorded in the database (live or not yet reclaimed).
   Result<uint64_t> CountLeases();
 
