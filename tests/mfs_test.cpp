@@ -387,6 +387,7 @@ TEST_F(MfsTest, PosixSideDataSurvivesReopenAndChangesNoCid) {
     ASSERT_TRUE(t->Mknod(*d, "null", MfsKind::kCharDevice, 0666, 0x103, std::nullopt).ok());
     auto sg = t->Mkdir(t->Root(), "sg", 02775, MfsCaller{0, 50});
     ASSERT_TRUE(sg.ok());
+    ASSERT_TRUE(t->SetOwner(t->Root(), 1000, std::nullopt).ok());  // the tree handed to a user
     auto inherited = t->Mkdir(*sg, "sub", 0755, MfsCaller{1000, 100});
     EXPECT_EQ(t->Getattr(*inherited)->gid, 50u);  // a setgid directory gives its group
     EXPECT_EQ(t->Getattr(*inherited)->mode, 02755u);
@@ -415,6 +416,7 @@ TEST_F(MfsTest, PosixSideDataSurvivesReopenAndChangesNoCid) {
   EXPECT_EQ(MfsTree::KindOf(*dev), MfsKind::kCharDevice);
   EXPECT_EQ(t->Getattr(*dev)->rdev, 0x103u);
   EXPECT_EQ(t->Getattr(*t->Resolve("/sg/sub"))->gid, 50u);
+  EXPECT_EQ(t->Getattr(t->Root())->uid, 1000u);
   // Special files are not in the DAG: the directory's CID is that of d holding only f.
   auto info = t->reader().ListDir(*t->CidOf(*t->Resolve("/d")));
   ASSERT_TRUE(info.ok());
@@ -445,6 +447,7 @@ TEST_F(MfsTest, PosixSideDataSurvivesReopenAndChangesNoCid) {
   EXPECT_EQ(t->Getattr(*t->Resolve("/link"))->nlink, 1u);
   EXPECT_EQ(t->Getattr(*t->Resolve("/link"))->uid, 2000u);
   ASSERT_TRUE(t->SetOwner(*t->Resolve("/link"), 0, 0).ok());
+  ASSERT_TRUE(t->SetOwner(t->Root(), 0, 0).ok());
   ASSERT_TRUE(t->SetMode(*t->Resolve("/link"), 0644).ok());
   ASSERT_TRUE(t->Unlink(*t->Resolve("/d"), "fifo").ok());
   ASSERT_TRUE(t->Unlink(*t->Resolve("/d"), "null").ok());

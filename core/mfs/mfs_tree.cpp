@@ -818,7 +818,9 @@ std::optional<Bytes> MfsTree::PosixRecordLocked() {
   std::vector<const Node*> defaults;  // nothing left to keep: dropped from the registry
   for (const NodeRef& n : nodes) {
     nlohmann::json paths = nlohmann::json::array();
-    if (!n->removed) {
+    if (n == root_) {
+      paths.push_back("/");  // e.g. chown of the mount's /mfs, handing the tree to a user
+    } else if (!n->removed) {
       if (NodeRef p = n->parent.lock()) {
         if (std::string path = PathOfLocked(*p, n->name); !path.empty()) paths.push_back(path);
       }
@@ -900,6 +902,14 @@ void MfsTree::ApplyPosixRecordLocked(ByteView record) {
       bool special = kind && IsSpecial(*kind);
       NodeRef n;
       for (size_t i = 0; i < paths.size(); ++i) {
+        if (i == 0 && paths[0].get<std::string>() == "/" && !special) {
+          n = root_;
+          std::lock_guard lock(n->mu);
+          n->uid = e.value("u", opts_.uid);
+          n->gid = e.value("g", opts_.gid);
+          if (e.contains("m") && !n->mode_in_dag) n->mode = e["m"].get<uint32_t>() & 07777;
+          break;
+        }
         auto [dir_path, base] = SplitPath(paths[i].get<std::string>());
         std::string name(base);
         if (!CheckName(name).ok()) break;

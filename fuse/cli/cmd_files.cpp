@@ -135,6 +135,11 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
             continue;
           }
           IPFSKIT_ASSIGN_OR_RETURN(auto child, t.Lookup(n, i.name));
+          if (IsSpecial(MfsTree::KindOf(child))) {
+            // Kept beside the DAG: no CID.
+            std::cout << i.name << "\t-\t" << KindName(MfsTree::KindOf(child)) << "\n";
+            continue;
+          }
           IPFSKIT_ASSIGN_OR_RETURN(Cid cid, t.CidOf(child));
           IPFSKIT_ASSIGN_OR_RETURN(MfsAttr a, t.Getattr(child));
           std::cout << i.name << (a.kind == MfsKind::kDirectory ? "/" : "") << "\t" << cid.ToString() << "\t"
