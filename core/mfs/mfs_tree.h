@@ -46,7 +46,8 @@
 // Thread safety: every method may be called from any thread. Lock order: commit mutex, then
 // tree mutex, then a node's mutex; file reads and writes take only the node's mutex, so writers
 // on different files run in parallel. ReloadIfChanged holds the commit mutex and the tree mutex
-// for the whole re-bind, taking each file's mutex in turn.
+// for the whole re-bind, taking each file's mutex in turn. The POSIX registry's mutex is taken
+// last, after any of these. Getattr of a directory takes the tree mutex (to count subdirectories).
 #pragma once
 
 #include <time.h>
