@@ -910,7 +910,8 @@ void MfsTree::ApplyPosixRecordLocked(ByteView record) {
           if (e.contains("m") && !n->mode_in_dag) n->mode = e["m"].get<uint32_t>() & 07777;
           break;
         }
-        auto [dir_path, base] = SplitPath(paths[i].get<std::string>());
+        const std::string path = paths[i].get<std::string>();  // SplitPath's views point into it
+        auto [dir_path, base] = SplitPath(path);
         std::string name(base);
         if (!CheckName(name).ok()) break;
         auto dir = ResolveLocked(dir_path);
