@@ -329,6 +329,9 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   mfs_opts.store_mode = o.mfs_store_mode;
   mfs_opts.store_mtime = o.mfs_store_mtime;
   mfs_opts.read_only = o.read_only;
+  // UnixFS stores no owner: the tree's content belongs to the mount's -o uid/gid.
+  mfs_opts.uid = o.uid.value_or(::getuid());
+  mfs_opts.gid = o.gid.value_or(::getgid());
 
   auto state = std::make_unique<MountState>();
   state->read_only = o.read_only;

@@ -43,8 +43,16 @@ struct DirItem {
   std::shared_ptr<Node> node;  // may be null: resolved through Lookup when needed
 };
 
+// Who asks (fuse_req_ctx): the owner of what the request creates.
+struct Caller {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 struct SetattrRequest {
   std::optional<uint32_t> mode;
+  std::optional<uid_t> uid;  // chown; the kernel checked the permission (default_permissions)
+  std::optional<gid_t> gid;
   std::optional<uint64_t> size;
   std::optional<struct timespec> atime, mtime;
   OpenFile* handle = nullptr;
@@ -83,13 +91,24 @@ class Node : public std::enable_shared_from_this<Node> {
 
   // Mutation; read-only areas keep the defaults (EROFS).
   virtual Result<std::pair<std::shared_ptr<Node>, std::unique_ptr<OpenFile>>> Create(std::string_view name,
-                                                                                     uint32_t mode, int flags) {
+                                                                                     uint32_t mode, int flags,
+                                                                                     const Caller& caller) {
     return MakeError(Errc::kReadOnly, "read-only file system");
   }
-  virtual Result<std::shared_ptr<Node>> Mkdir(std::string_view name, uint32_t mode) {
+  virtual Result<std::shared_ptr<Node>> Mkdir(std::string_view name, uint32_t mode, const Caller& caller) {
     return MakeError(Errc::kReadOnly, "read-only file system");
   }
-  virtual Result<std::shared_ptr<Node>> Symlink(std::string_view name, std::string_view target) {
+  virtual Result<std::shared_ptr<Node>> Symlink(std::string_view name, std::string_view target,
+                                                const Caller& caller) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+  // mknod(2): `mode` includes the file type (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK, S_IFREG).
+  virtual Result<std::shared_ptr<Node>> Mknod(std::string_view name, uint32_t mode, dev_t rdev,
+                                              const Caller& caller) {
+    return MakeError(Errc::kReadOnly, "read-only file system");
+  }
+  // link(2): `target` gets the name `name` in this directory; returns the node under its new name.
+  virtual Result<std::shared_ptr<Node>> Link(Node& target, std::string_view name) {
     return MakeError(Errc::kReadOnly, "read-only file system");
   }
   virtual Status Unlink(std::string_view name) { return MakeError(Errc::kReadOnly, "read-only file system"); }
@@ -98,6 +117,8 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual Status Rename(std::string_view name, Node& new_parent, std::string_view new_name, unsigned flags) {
     return MakeError(Errc::kReadOnly, "read-only file system");
   }
+  // Whether chown changes this node (else ownership is the mount's: only a no-op chown passes).
+  virtual bool HasOwner() const { return false; }
   virtual Result<struct stat> Setattr(const SetattrRequest& req) {
     return MakeError(Errc::kReadOnly, "read-only file system");
   }

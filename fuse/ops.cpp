@@ -39,6 +39,11 @@ void ReplyEntry(fuse_req_t req, const std::shared_ptr<Node>& node) {
   if (fuse_reply_entry(req, &e) != 0) st.inodes.Forget(node->ino(), 1);  // request was interrupted
 }
 
+Caller CallerOf(fuse_req_t req) {
+  const fuse_ctx* c = fuse_req_ctx(req);
+  return Caller{c->uid, c->gid};
+}
+
 void AssignOperations(fuse_lowlevel_ops& ops) {
   std::memset(&ops, 0, sizeof ops);
   AssignLookupOps(ops);

@@ -32,6 +32,8 @@ void ReplyErrno(fuse_req_t req, int err);
 // Fills a fuse_entry_param for `node` and records the kernel's reference on success.
 bool FillEntry(MountState& st, const std::shared_ptr<Node>& node, fuse_entry_param& e);
 void ReplyEntry(fuse_req_t req, const std::shared_ptr<Node>& node);
+// The requesting process's fsuid/fsgid: the owner of what it creates.
+Caller CallerOf(fuse_req_t req);
 
 // Per-family registration.
 void AssignLookupOps(fuse_lowlevel_ops& ops);

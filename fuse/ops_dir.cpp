@@ -1,4 +1,4 @@
-// opendir, readdir(plus), releasedir, readlink, mkdir, symlink, unlink, rmdir, rename.
+// opendir, readdir(plus), releasedir, readlink, mkdir, symlink, mknod, link, unlink, rmdir, rename.
 #include <cstring>
 
 #include "fuse/ops.h"
@@ -112,7 +112,7 @@ void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
     State(req).stats.CountRequest(Op::kCreate);
     auto dir = NodeFor(req, parent);
     if (!dir) return ReplyErrno(req, ESTALE);
-    auto n = dir->Mkdir(name, mode & 07777);
+    auto n = dir->Mkdir(name, mode & 07777, CallerOf(req));
     if (!n.ok()) return ReplyError(req, n.error());
     ReplyEntry(req, *n);
   });
@@ -123,7 +123,30 @@ void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* 
     State(req).stats.CountRequest(Op::kCreate);
     auto dir = NodeFor(req, parent);
     if (!dir) return ReplyErrno(req, ESTALE);
-    auto n = dir->Symlink(name, target);
+    auto n = dir->Symlink(name, target, CallerOf(req));
+    if (!n.ok()) return ReplyError(req, n.error());
+    ReplyEntry(req, *n);
+  });
+}
+
+void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kCreate);
+    auto dir = NodeFor(req, parent);
+    if (!dir) return ReplyErrno(req, ESTALE);
+    auto n = dir->Mknod(name, mode, rdev, CallerOf(req));
+    if (!n.ok()) return ReplyError(req, n.error());
+    ReplyEntry(req, *n);
+  });
+}
+
+void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kCreate);
+    auto node = NodeFor(req, ino);
+    auto dir = NodeFor(req, newparent);
+    if (!node || !dir) return ReplyErrno(req, ESTALE);
+    auto n = dir->Link(*node, newname);
     if (!n.ok()) return ReplyError(req, n.error());
     ReplyEntry(req, *n);
   });
@@ -174,6 +197,8 @@ void AssignDirOps(fuse_lowlevel_ops& ops) {
   ops.readlink = Readlink;
   ops.mkdir = Mkdir;
   ops.symlink = Symlink;
+  ops.mknod = Mknod;
+  ops.link = Link;
   ops.unlink = Unlink;
   ops.rmdir = Rmdir;
   ops.rename = Rename;

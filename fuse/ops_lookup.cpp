@@ -82,7 +82,12 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
     if (to_set & FUSE_SET_ATTR_MTIME) r.mtime = attr->st_mtim;
     if (to_set & FUSE_SET_ATTR_MTIME_NOW) r.mtime = now;
     if (fi) r.handle = reinterpret_cast<OpenFile*>(fi->fh);
-    if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && !r.mode && !r.size && !r.atime && !r.mtime) {
+    if (node->HasOwner()) {
+      // The kernel checked chown's rules (default_permissions) and, on chown of a non-directory,
+      // sends the mode without setuid/setgid in the same request.
+      if (to_set & FUSE_SET_ATTR_UID) r.uid = attr->st_uid;
+      if (to_set & FUSE_SET_ATTR_GID) r.gid = attr->st_gid;
+    } else if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && !r.mode && !r.size && !r.atime && !r.mtime) {
       // chown: ownership is the mounting user's; accept a no-op change, refuse others.
       auto cur = node->Getattr();
       if (!cur.ok()) return ReplyError(req, cur.error());

@@ -39,7 +39,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
     st.stats.CountRequest(Op::kCreate);
     auto dir = NodeFor(req, parent);
     if (!dir) return ReplyErrno(req, ESTALE);
-    auto r = dir->Create(name, mode & 07777, fi->flags);
+    auto r = dir->Create(name, mode & 07777, fi->flags, CallerOf(req));
     if (!r.ok()) return ReplyError(req, r.error());
     auto& [node, file] = *r;
     fuse_entry_param e;

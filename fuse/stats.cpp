@@ -18,7 +18,7 @@ nlohmann::json MountStats::Snapshot() const {
   }
   req["total"] = total;
   nlohmann::json errs = nlohmann::json::object();
-  for (int i = 0; i <= static_cast<int>(Errc::kWouldBlock); ++i) {
+  for (int i = 0; i <= static_cast<int>(Errc::kInternal); ++i) {
     uint64_t v = errors_[i].load(std::memory_order_relaxed);
     if (v) errs[ErrcName(static_cast<Errc>(i))] = v;
   }

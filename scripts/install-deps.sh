@@ -23,6 +23,8 @@ PKGS=(
   ca-certificates
   # fuzz targets (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev libomp-14-dev
+  # pjdfstest_slow_test builds ../shared/third_party/pjdfstest (prove comes with perl)
+  autoconf automake perl
 )
 
 missing=()

@@ -2,6 +2,7 @@
 // sqlite3, cp), with a randomised exerciser checked against a shadow directory, kill -9 after
 // fsync, remounts, the CLI on the same tree, and CIDs compared with `ipfskit add -n`.
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -370,6 +372,84 @@ TEST_F(MfsMountTest, UnmountRemountAndCliOnTheSameTree) {
   // And GC keeps everything reachable from the MFS root.
   ShOk(Cli("repo gc"));
   ShOk("cmp " + data_ + "/x " + mfs_ + "/m/copy");
+}
+
+// Runs `body` in a child process as uid/gid (no supplementary groups); returns its exit status.
+int AsUser(uid_t uid, gid_t gid, const std::function<int()>& body) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) _exit(100);
+    _exit(body());
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+// Ownership, hard links and FIFOs: POSIX inside the mount, kept beside the tree across a
+// remount, with the kernel checking permissions for other users (allow_other turns on
+// default_permissions); a chowned or hard-linked file keeps the CID `ipfskit add` gives.
+TEST_F(MfsMountTest, OwnersHardLinksAndFifosSurviveRemount) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown and to act as other users";
+  ASSERT_EQ(::chmod(tmp_.c_str(), 0755), 0);  // other users reach the mount point
+  MountMfs("allow_other");
+  const std::string f = mfs_ + "/f", g = mfs_ + "/sub/g", p = mfs_ + "/fifo";
+  ShOk("mkdir " + mfs_ + "/sub && printf hello > " + f);
+  ASSERT_EQ(::chown(f.c_str(), 1234, 5678), 0) << std::strerror(errno);
+  ASSERT_EQ(::link(f.c_str(), g.c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0) << std::strerror(errno);
+  ASSERT_EQ(::chmod(p.c_str(), 0620), 0) << std::strerror(errno);  // not cut by the umask
+  // A file created by another user is theirs.
+  ASSERT_EQ(::chmod(mfs_.c_str(), 0777), 0);
+  EXPECT_EQ(AsUser(4321, 4321, [&] { return ::close(::creat((mfs_ + "/theirs").c_str(), 0600)) == 0 ? 0 : 1; }), 0);
+  auto check = [&](const char* when, const std::string& content) {
+    SCOPED_TRACE(when);
+    struct stat a, b, c, d;
+    ASSERT_EQ(::stat(f.c_str(), &a), 0);
+    ASSERT_EQ(::stat(g.c_str(), &b), 0);
+    EXPECT_EQ(a.st_uid, 1234u);
+    EXPECT_EQ(a.st_gid, 5678u);
+    EXPECT_EQ(a.st_nlink, 2u);
+    EXPECT_EQ(a.st_ino, b.st_ino);
+    EXPECT_EQ(b.st_uid, 1234u);
+    ASSERT_EQ(::lstat(p.c_str(), &c), 0);
+    EXPECT_TRUE(S_ISFIFO(c.st_mode));
+    EXPECT_EQ(c.st_mode & 07777, 0620u);
+    ASSERT_EQ(::stat((mfs_ + "/theirs").c_str(), &d), 0);
+    EXPECT_EQ(d.st_uid, 4321u);
+    EXPECT_EQ(d.st_gid, 4321u);
+    // The kernel enforces the modes for other users: 0600 of 4321 is closed to 1234.
+    EXPECT_EQ(AsUser(1234, 5678, [&] { return ::open((mfs_ + "/theirs").c_str(), O_RDONLY) < 0 && errno == EACCES ? 0 : 1; }), 0);
+    EXPECT_EQ(AsUser(4321, 4321, [&] { return ::open((mfs_ + "/theirs").c_str(), O_RDONLY) >= 0 ? 0 : 1; }), 0);
+    EXPECT_EQ(ReadFile(g), content);
+    EXPECT_EQ(Xattr(f, "user.ipfs.cid"), Xattr(g, "user.ipfs.cid"));
+  };
+  check("mounted", "hello");
+  // A FIFO works as one: a writer's bytes reach a reader.
+  std::thread writer([&] {
+    int fd = ::open(p.c_str(), O_WRONLY);
+    if (fd >= 0) {
+      (void)!::write(fd, "via fifo", 8);
+      ::close(fd);
+    }
+  });
+  EXPECT_EQ(ReadFile(p), "via fifo");
+  writer.join();
+  // Appending through one name shows through the other.
+  ShOk("printf ' world' >> " + g);
+  EXPECT_EQ(ReadFile(f), "hello world");
+  ShOk("printf 'hello world' > " + data_ + "/hw");
+  EXPECT_EQ(Xattr(f, "user.ipfs.cid"), AddCid(data_ + "/hw"));
+  Unmount();
+  MountMfs("allow_other");
+  check("after remount", "hello world");
+  EXPECT_EQ(Xattr(f, "user.ipfs.cid"), AddCid(data_ + "/hw"));
+  // Unlinking one name leaves the other with one link.
+  ASSERT_EQ(::unlink(f.c_str()), 0);
+  struct stat b;
+  ASSERT_EQ(::stat(g.c_str(), &b), 0);
+  EXPECT_EQ(b.st_nlink, 1u);
+  EXPECT_EQ(b.st_uid, 1234u);
 }
 
 // A repo on a small tmpfs: filling it gives ENOSPC, and what was fsync'd stays intact.

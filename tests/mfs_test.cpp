@@ -402,6 +402,105 @@ TEST_F(MfsTest, ModeAndMtimeOnlyStoredWhenAsked) {
   EXPECT_EQ(info->mtime->nanos, 5u);
 }
 
+// What UnixFS cannot hold (owner, hard links, special files, a mode not in the DAG) is kept
+// beside the tree in repo meta "<root_key>.posix": it survives a reopen and changes no CID.
+TEST_F(MfsTest, PosixSideDataSurvivesReopenAndChangesNoCid) {
+  Bytes data = RandomBytes(300000, 21);
+  MfsOptions o;  // default import options: a file's CID is `ipfskit add`'s
+  Cid root_before;
+  {
+    auto t = OpenTree(o);
+    auto d = t->Mkdir(t->Root(), "d", 0755);
+    ASSERT_TRUE(d.ok());
+    auto f = t->Create(*d, "f", 0644, true, MfsCaller{1000, 100});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE(t->Write(*f, 0, data).ok());
+    EXPECT_EQ(t->Getattr(*f)->uid, 1000u);
+    EXPECT_EQ(t->Getattr(*f)->gid, 100u);
+    ASSERT_TRUE(t->Commit().ok());
+    root_before = t->Stats().root;
+    ASSERT_TRUE(t->SetOwner(*f, 2000, 3000).ok());
+    ASSERT_TRUE(t->SetMode(*f, 04755).ok());  // setuid, kept beside the DAG (no store_mode)
+    ASSERT_TRUE(t->Commit().ok());
+    EXPECT_EQ(t->Stats().root, root_before);  // chown and chmod moved no CID
+    EXPECT_TRUE(repo_->GetMeta("mfs.root.posix").ok());
+    ASSERT_TRUE(t->HardLink(*f, t->Root(), "link").ok());
+    EXPECT_EQ(t->Getattr(*f)->nlink, 2u);
+    EXPECT_EQ(t->HardLink(*f, t->Root(), "link").error().code, Errc::kExists);
+    ASSERT_TRUE(t->Mknod(*d, "fifo", MfsKind::kFifo, 0640, 0, MfsCaller{7, 8}).ok());
+    ASSERT_TRUE(t->Mknod(*d, "null", MfsKind::kCharDevice, 0666, 0x103, std::nullopt).ok());
+    auto sg = t->Mkdir(t->Root(), "sg", 02775, MfsCaller{0, 50});
+    ASSERT_TRUE(sg.ok());
+    ASSERT_TRUE(t->SetOwner(t->Root(), 1000, std::nullopt).ok());  // the tree handed to a user
+    auto inherited = t->Mkdir(*sg, "sub", 0755, MfsCaller{1000, 100});
+    EXPECT_EQ(t->Getattr(*inherited)->gid, 50u);  // a setgid directory gives its group
+    EXPECT_EQ(t->Getattr(*inherited)->mode, 02755u);
+    ASSERT_TRUE(t->Close().ok());
+  }
+  auto t = OpenTree(o);
+  Cid fcid = AddCid(data, o.import);
+  auto f = t->Resolve("/d/f");
+  auto l = t->Resolve("/link");
+  ASSERT_TRUE(f.ok() && l.ok());
+  EXPECT_EQ(*f, *l);  // one node under two names
+  EXPECT_EQ(*t->CidOf(*f), fcid);
+  EXPECT_EQ(*t->CidOf(*l), fcid);
+  auto a = t->Getattr(*f);
+  EXPECT_EQ(a->uid, 2000u);
+  EXPECT_EQ(a->gid, 3000u);
+  EXPECT_EQ(a->mode, 04755u);
+  EXPECT_EQ(a->nlink, 2u);
+  auto fifo = t->Resolve("/d/fifo");
+  ASSERT_TRUE(fifo.ok());
+  EXPECT_EQ(MfsTree::KindOf(*fifo), MfsKind::kFifo);
+  EXPECT_EQ(t->Getattr(*fifo)->mode, 0640u);
+  EXPECT_EQ(t->Getattr(*fifo)->uid, 7u);
+  auto dev = t->Resolve("/d/null");
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ(MfsTree::KindOf(*dev), MfsKind::kCharDevice);
+  EXPECT_EQ(t->Getattr(*dev)->rdev, 0x103u);
+  EXPECT_EQ(t->Getattr(*t->Resolve("/sg/sub"))->gid, 50u);
+  EXPECT_EQ(t->Getattr(t->Root())->uid, 1000u);
+  // Special files are not in the DAG: the directory's CID is that of d holding only f.
+  auto info = t->reader().ListDir(*t->CidOf(*t->Resolve("/d")));
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->size(), 1u);
+  EXPECT_EQ((*info)[0].name, "f");
+  // A write through one name shows through the other and moves both entries' CIDs.
+  ASSERT_TRUE(t->Write(*l, 0, AsBytes("changed")).ok());
+  Bytes expect = data;
+  std::copy_n(AsBytes("changed").begin(), 7, expect.begin());
+  EXPECT_EQ(ReadAll(*t, *f), expect);
+  ASSERT_TRUE(t->Commit().ok());
+  auto root_list = t->reader().ListDir(t->Stats().root);
+  auto d_list = t->reader().ListDir(*t->CidOf(*t->Resolve("/d")));
+  Cid link_cid, f_cid;
+  for (auto& e : *root_list)
+    if (e.name == "link") link_cid = e.cid;
+  for (auto& e : *d_list)
+    if (e.name == "f") f_cid = e.cid;
+  EXPECT_EQ(link_cid, f_cid);
+  EXPECT_EQ(link_cid, AddCid(expect, o.import));
+  // Unlinking one name leaves the other with one link; chown back to the defaults empties
+  // the record.
+  ASSERT_TRUE(t->Unlink(*t->Resolve("/d"), "f").ok());
+  EXPECT_EQ(t->Getattr(*l)->nlink, 1u);
+  ASSERT_TRUE(t->Close().ok());
+  t.reset();
+  t = OpenTree(o);
+  EXPECT_EQ(t->Getattr(*t->Resolve("/link"))->nlink, 1u);
+  EXPECT_EQ(t->Getattr(*t->Resolve("/link"))->uid, 2000u);
+  ASSERT_TRUE(t->SetOwner(*t->Resolve("/link"), 0, 0).ok());
+  ASSERT_TRUE(t->SetOwner(t->Root(), 0, 0).ok());
+  ASSERT_TRUE(t->SetMode(*t->Resolve("/link"), 0644).ok());
+  ASSERT_TRUE(t->Unlink(*t->Resolve("/d"), "fifo").ok());
+  ASSERT_TRUE(t->Unlink(*t->Resolve("/d"), "null").ok());
+  ASSERT_TRUE(t->Rmdir(*t->Resolve("/sg"), "sub").ok());
+  ASSERT_TRUE(t->Rmdir(t->Root(), "sg").ok());
+  ASSERT_TRUE(t->Commit().ok());
+  EXPECT_EQ(repo_->GetMeta("mfs.root.posix").error().code, Errc::kNotFound);
+}
+
 TEST_F(MfsTest, ConcurrentWritersOnDifferentFiles) {
   auto t = OpenTree();
   constexpr int kThreads = 6;

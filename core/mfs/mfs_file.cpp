@@ -15,7 +15,9 @@ using Slot = MfsTree::FileState::Slot;
 namespace {
 
 // Files larger than this are refused (EINVAL) rather than overflowing offsets.
-constexpr uint64_t kMaxFileSize = uint64_t{1} << 50;
+// A file being changed is a dense list of chunk slots: 1 TiB keeps a sparse truncate's list in
+// the hundreds of MB (beyond, truncate and write fail with EINVAL instead of exhausting memory).
+constexpr uint64_t kMaxFileSize = uint64_t{1} << 40;
 
 uint64_t VarintLen(uint64_t v) {
   uint64_t n = 1;

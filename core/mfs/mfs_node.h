@@ -37,6 +37,9 @@ class MfsTree::Node : public std::enable_shared_from_this<MfsTree::Node> {
   // Guarded by the tree mutex.
   std::weak_ptr<Node> parent;
   std::string name;
+  // Files, symlinks, special files: further names (hard links) besides parent/name.
+  std::vector<std::pair<std::weak_ptr<Node>, std::string>> more_links;
+  std::atomic<bool> tracked{false};  // in the tree's POSIX registry
   bool removed = false;  // unlinked, or replaced by a rename
   struct Child {
     NodeRef node;    // null until looked up
@@ -57,6 +60,10 @@ class MfsTree::Node : public std::enable_shared_from_this<MfsTree::Node> {
   bool gone = false;
   uint64_t size = 0;   // files
   uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  uint32_t nlink = 1;  // names (hard links); 0 once the last is removed
+  uint64_t rdev = 0;   // device nodes
+  timespec atime{};
   bool mode_in_dag = false, mtime_in_dag = false;
   timespec mtime{}, ctime{};
   std::unique_ptr<FileState> file;  // files: present while being changed

@@ -2,7 +2,11 @@
 #include "core/mfs/mfs_tree.h"
 #include "core/util/log.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "core/mfs/mfs_node.h"
 
@@ -25,8 +29,40 @@ Status CheckName(std::string_view name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
       name.find('\0') != std::string_view::npos)
     return MakeError(Errc::kInvalidArgument, "invalid name '" + std::string(name) + "'");
-  if (name.size() > 255) return MakeError(Errc::kInvalidArgument, "name too long");
+  if (name.size() > 255) return MakeError(Errc::kNameTooLong, "name too long");
   return Status::Ok();
+}
+
+uint32_t DefaultMode(MfsKind k) {
+  return k == MfsKind::kDirectory ? 0755 : k == MfsKind::kSymlink ? 0777 : 0644;
+}
+
+// Kinds in the side record: one letter each, as ls -l shows them.
+const char* KindLetter(MfsKind k) {
+  switch (k) {
+    case MfsKind::kFile: return "-";
+    case MfsKind::kDirectory: return "d";
+    case MfsKind::kSymlink: return "l";
+    case MfsKind::kFifo: return "p";
+    case MfsKind::kSocket: return "s";
+    case MfsKind::kCharDevice: return "c";
+    case MfsKind::kBlockDevice: return "b";
+  }
+  return "-";
+}
+
+std::optional<MfsKind> KindFromLetter(std::string_view l) {
+  for (MfsKind k : {MfsKind::kFile, MfsKind::kDirectory, MfsKind::kSymlink, MfsKind::kFifo, MfsKind::kSocket,
+                    MfsKind::kCharDevice, MfsKind::kBlockDevice})
+    if (l == KindLetter(k)) return k;
+  return std::nullopt;
+}
+
+// "/a/b/c" -> ("/a/b", "c").
+std::pair<std::string_view, std::string_view> SplitPath(std::string_view p) {
+  size_t s = p.rfind('/');
+  if (s == std::string_view::npos) return {std::string_view(), p};
+  return {p.substr(0, s), p.substr(s + 1)};
 }
 
 // Cumulative size of a DAG from its root block: block size plus the links' Tsize.
@@ -67,11 +103,19 @@ Result<std::shared_ptr<MfsTree>> MfsTree::Open(std::shared_ptr<Repo> repo, MfsOp
       return MakeError(Errc::kMalformed, "MFS root " + cid->ToString() + " is not a directory");
     t->root_ = *root;
     t->committed_root_ = *cid;
+    auto posix = repo->GetMeta(t->PosixKey());
+    if (posix.ok()) {
+      std::lock_guard lock(t->mu_);
+      t->ApplyPosixRecordLocked(*posix);
+      t->committed_posix_ = std::move(*posix);
+    }
   } else if (stored.error().code == Errc::kNotFound) {
     t->root_ = t->NewNode(MfsKind::kDirectory);
     t->root_->loaded = true;
     t->root_->dir_stale = true;
     t->root_->mode = 0755;
+    t->root_->uid = t->opts_.uid;
+    t->root_->gid = t->opts_.gid;
     if (!t->opts_.read_only) IPFSKIT_TRY_STATUS(t->Commit());
   } else {
     return stored.error();
@@ -90,7 +134,7 @@ MfsTree::~MfsTree() {
 
 NodeRef MfsTree::NewNode(MfsKind kind) {
   auto n = std::make_shared<Node>(kind, next_id_.fetch_add(1));
-  n->mtime = n->ctime = MfsNow();
+  n->atime = n->mtime = n->ctime = MfsNow();
   return n;
 }
 
@@ -105,13 +149,12 @@ Result<NodeRef> MfsTree::MakeNode(const Cid& cid, uint64_t tsize) {
   auto n = std::make_shared<Node>(kind, next_id_.fetch_add(1));
   n->entry = DagEntry{cid, tsize, kind == MfsKind::kFile ? info.size : 0};
   n->mode_in_dag = info.mode.has_value();
-  n->mode = info.mode ? (*info.mode & 07777)
-            : kind == MfsKind::kDirectory ? 0755
-            : kind == MfsKind::kSymlink ? 0777
-                                        : 0644;
+  n->mode = info.mode ? (*info.mode & 07777) : DefaultMode(kind);
   n->mtime_in_dag = info.mtime.has_value();
   if (info.mtime) n->mtime = timespec{static_cast<time_t>(info.mtime->seconds), static_cast<long>(info.mtime->nanos)};
-  n->ctime = n->mtime;
+  n->atime = n->ctime = n->mtime;
+  n->uid = opts_.uid;
+  n->gid = opts_.gid;
   if (kind == MfsKind::kFile) n->size = info.size;
   if (kind == MfsKind::kSymlink) n->target = info.symlink_target;
   return n;
@@ -167,12 +210,15 @@ Status MfsTree::CheckDir(const NodeRef& dir, bool for_create) {
 
 void MfsTree::MarkDirtyLocked(Node* n) {
   if (n->kind == MfsKind::kDirectory) n->dir_stale = true;
-  NodeRef p = n->parent.lock();
   // A stale directory's ancestors are all stale, so the walk stops at the first stale one.
-  while (p && !p->dir_stale) {
-    p->dir_stale = true;
-    p = p->parent.lock();
-  }
+  auto up = [](NodeRef p) {
+    while (p && !p->dir_stale) {
+      p->dir_stale = true;
+      p = p->parent.lock();
+    }
+  };
+  up(n->parent.lock());
+  for (auto& l : n->more_links) up(l.first.lock());  // every directory that names a hard link
 }
 
 void MfsTree::MarkDirty(Node* n) {
@@ -189,6 +235,65 @@ void MfsTree::Touch(Node& dir) {
 void MfsTree::Detach(Node& child) {
   child.parent.reset();
   child.removed = true;
+}
+
+void MfsTree::DropLinkLocked(Node& n, const Node& dir, const std::string& name) {
+  auto is = [&](const std::weak_ptr<Node>& p, const std::string& nm) { return nm == name && p.lock().get() == &dir; };
+  bool had_more = !n.more_links.empty();
+  if (is(n.parent, n.name)) {
+    if (had_more) {
+      n.parent = n.more_links.front().first;
+      n.name = n.more_links.front().second;
+      n.more_links.erase(n.more_links.begin());
+    } else {
+      Detach(n);
+    }
+  } else {
+    auto it = std::find_if(n.more_links.begin(), n.more_links.end(), [&](auto& l) { return is(l.first, l.second); });
+    if (it != n.more_links.end()) n.more_links.erase(it);
+  }
+  if (had_more) posix_dirty_ = true;
+  std::lock_guard lock(n.mu);
+  n.nlink = n.removed ? 0 : 1 + static_cast<uint32_t>(n.more_links.size());
+  n.ctime = MfsNow();
+}
+
+// Renames one of n's names (dir/name) to new_dir/new_name.
+static void MoveLink(Node& n, const Node& dir, const std::string& name, const NodeRef& new_dir,
+                     const std::string& new_name) {
+  auto is = [&](const std::weak_ptr<Node>& p, const std::string& nm) { return nm == name && p.lock().get() == &dir; };
+  if (is(n.parent, n.name)) {
+    n.parent = new_dir;
+    n.name = new_name;
+    return;
+  }
+  for (auto& l : n.more_links)
+    if (is(l.first, l.second)) {
+      l.first = new_dir;
+      l.second = new_name;
+      return;
+    }
+}
+
+void MfsTree::InitOwner(Node& n, Node& dir, const std::optional<MfsCaller>& caller) {
+  n.uid = caller ? caller->uid : opts_.uid;
+  n.gid = caller ? caller->gid : opts_.gid;
+  {
+    std::lock_guard lock(dir.mu);
+    // A setgid directory gives its group to new entries, and its setgid bit to new directories.
+    if (dir.mode & S_ISGID) {
+      n.gid = dir.gid;
+      if (n.kind == MfsKind::kDirectory) n.mode |= S_ISGID;
+    }
+  }
+  if (n.uid != opts_.uid || n.gid != opts_.gid || IsSpecial(n.kind)) Track(n.shared_from_this());
+}
+
+void MfsTree::Track(const NodeRef& n) {
+  posix_dirty_ = true;
+  if (n->tracked.exchange(true)) return;
+  std::lock_guard lock(posix_mu_);
+  posix_nodes_.push_back(n);
 }
 
 void MfsTree::DetachGone(Node& n) {
@@ -215,8 +320,31 @@ bool MfsTree::IsAncestor(const Node* a, const Node* b) const {
 Result<MfsAttr> MfsTree::Getattr(const NodeRef& n) {
   MfsAttr a;
   a.kind = n->kind;
+  // A directory's links are 2 + its subdirectories when all of its children are known (loaded,
+  // and not too many to count); else 1, which tools read as "unknown" (find -noleaf).
+  uint32_t dir_links = 1;
+  if (n->kind == MfsKind::kDirectory) {
+    std::lock_guard lock(mu_);
+    if (n->loaded && n->children.size() <= 4096) {
+      uint32_t sub = 0;
+      bool known = true;
+      for (const auto& [name, c] : n->children) {
+        if (!c.node) {
+          known = false;
+          break;
+        }
+        sub += c.node->kind == MfsKind::kDirectory;
+      }
+      if (known) dir_links = 2 + sub;
+    }
+  }
   std::lock_guard lock(n->mu);
   a.mode = n->mode;
+  a.uid = n->uid;
+  a.gid = n->gid;
+  a.nlink = n->kind == MfsKind::kDirectory ? dir_links : n->nlink;
+  a.rdev = n->rdev;
+  a.atime = n->atime;
   a.mtime = n->mtime;
   a.ctime = n->ctime;
   if (n->kind == MfsKind::kFile) a.size = n->size;
@@ -225,6 +353,7 @@ Result<MfsAttr> MfsTree::Getattr(const NodeRef& n) {
 }
 
 Result<NodeRef> MfsTree::Lookup(const NodeRef& dir, std::string_view name) {
+  if (name.size() > 255) return MakeError(Errc::kNameTooLong, "name too long");
   std::lock_guard lock(mu_);
   if (dir->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
   return ChildLocked(*dir, std::string(name));
@@ -259,7 +388,8 @@ Result<std::vector<MfsListItem>> MfsTree::List(const NodeRef& dir) {
   return out;
 }
 
-Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive) {
+Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive,
+                                std::optional<MfsCaller> caller) {
   IPFSKIT_TRY_STATUS(CheckName(name));
   std::lock_guard lock(mu_);
   IPFSKIT_TRY_STATUS(CheckDir(dir, true));
@@ -276,6 +406,7 @@ Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint3
   n->mode_in_dag = opts_.store_mode;
   n->mtime_in_dag = opts_.store_mtime;
   n->stale = true;
+  InitOwner(*n, *dir, caller);
   n->parent = dir;
   n->name = key;
   dir->children.emplace(key, Node::Child{n, {}});
@@ -284,7 +415,8 @@ Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint3
   return n;
 }
 
-Result<NodeRef> MfsTree::Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode) {
+Result<NodeRef> MfsTree::Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode,
+                               std::optional<MfsCaller> caller) {
   IPFSKIT_TRY_STATUS(CheckName(name));
   std::lock_guard lock(mu_);
   IPFSKIT_TRY_STATUS(CheckDir(dir, true));
@@ -296,6 +428,7 @@ Result<NodeRef> MfsTree::Mkdir(const NodeRef& dir, std::string_view name, uint32
   n->mode_in_dag = opts_.store_mode;
   n->mtime_in_dag = opts_.store_mtime;
   n->loaded = true;
+  InitOwner(*n, *dir, caller);
   n->parent = dir;
   n->name = key;
   dir->children.emplace(key, Node::Child{n, {}});
@@ -304,7 +437,8 @@ Result<NodeRef> MfsTree::Mkdir(const NodeRef& dir, std::string_view name, uint32
   return n;
 }
 
-Result<NodeRef> MfsTree::Symlink(const NodeRef& dir, std::string_view name, std::string_view target) {
+Result<NodeRef> MfsTree::Symlink(const NodeRef& dir, std::string_view name, std::string_view target,
+                                 std::optional<MfsCaller> caller) {
   IPFSKIT_TRY_STATUS(CheckName(name));
   if (target.empty()) return MakeError(Errc::kInvalidArgument, "empty symlink target");
   std::lock_guard lock(mu_);
@@ -314,6 +448,7 @@ Result<NodeRef> MfsTree::Symlink(const NodeRef& dir, std::string_view name, std:
   if (dir->children.count(key)) return MakeError(Errc::kExists, "'" + key + "' exists");
   NodeRef n = NewNode(MfsKind::kSymlink);
   n->mode = 0777;
+  InitOwner(*n, *dir, caller);
   n->target = std::string(target);
   MfsPendingSink sink(*blocks_);
   DagWriter w(opts_.import, &sink);
@@ -324,6 +459,55 @@ Result<NodeRef> MfsTree::Symlink(const NodeRef& dir, std::string_view name, std:
   Touch(*dir);
   MarkDirtyLocked(dir.get());
   return n;
+}
+
+Result<NodeRef> MfsTree::Mknod(const NodeRef& dir, std::string_view name, MfsKind kind, uint32_t mode, uint64_t rdev,
+                               std::optional<MfsCaller> caller) {
+  IPFSKIT_TRY_STATUS(CheckName(name));
+  if (!IsSpecial(kind)) return MakeError(Errc::kInvalidArgument, "mknod makes FIFOs, sockets and devices");
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::string key(name);
+  if (dir->children.count(key)) return MakeError(Errc::kExists, "'" + key + "' exists");
+  NodeRef n = NewNode(kind);
+  n->mode = mode & 07777;
+  if (kind == MfsKind::kCharDevice || kind == MfsKind::kBlockDevice) n->rdev = rdev;
+  InitOwner(*n, *dir, caller);  // tracks it: a special file lives only in the side record
+  n->parent = dir;
+  n->name = key;
+  dir->children.emplace(key, Node::Child{n, {}});
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return n;
+}
+
+Status MfsTree::HardLink(const NodeRef& node, const NodeRef& dir, std::string_view name) {
+  IPFSKIT_TRY_STATUS(CheckName(name));
+  if (node->kind == MfsKind::kDirectory) return MakeError(Errc::kIsDir, "cannot hard-link a directory");
+  std::lock_guard lock(mu_);
+  IPFSKIT_TRY_STATUS(CheckDir(dir, true));
+  if (node->removed) return MakeError(Errc::kNotFound, "the file has no name left");
+  IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));
+  std::string key(name);
+  if (dir->children.count(key)) return MakeError(Errc::kExists, "'" + key + "' exists");
+  // Both names hold the same node; each directory's entry gets its CID at materialisation.
+  dir->children.emplace(key, Node::Child{node, {}});
+  node->more_links.emplace_back(dir, key);
+  {
+    std::lock_guard nl(node->mu);
+    if (node->gone) {
+      node->more_links.pop_back();
+      dir->children.erase(key);
+      return MakeError(Errc::kNotFound, "removed by another process");
+    }
+    node->nlink = 1 + static_cast<uint32_t>(node->more_links.size());
+    node->ctime = MfsNow();
+  }
+  Track(node);
+  Touch(*dir);
+  MarkDirtyLocked(dir.get());
+  return Status::Ok();
 }
 
 Result<NodeRef> MfsTree::Link(const NodeRef& dir, std::string_view name, const Cid& cid, bool replace) {
@@ -341,7 +525,7 @@ Result<NodeRef> MfsTree::Link(const NodeRef& dir, std::string_view name, const C
       IPFSKIT_TRY_STATUS(EnsureLoaded(*old));
       if (!old->children.empty()) return MakeError(Errc::kNotEmpty, "'" + key + "' is a non-empty directory");
     }
-    Detach(*old);
+    DropLinkLocked(*old, *dir, key);
     dir->children.erase(key);
   }
   n->parent = dir;
@@ -358,7 +542,7 @@ Status MfsTree::Unlink(const NodeRef& dir, std::string_view name) {
   std::string key(name);
   IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, ChildLocked(*dir, key));
   if (n->kind == MfsKind::kDirectory) return MakeError(Errc::kIsDir, "'" + key + "' is a directory");
-  Detach(*n);
+  DropLinkLocked(*n, *dir, key);
   dir->children.erase(key);
   Touch(*dir);
   MarkDirtyLocked(dir.get());
@@ -406,10 +590,8 @@ Status MfsTree::Rename(const NodeRef& dir, std::string_view name, const NodeRef&
       return MakeError(Errc::kInvalidArgument, "cannot move a directory into itself");
     dir->children[from] = Node::Child{dst, {}};
     new_dir->children[to] = Node::Child{src, {}};
-    dst->parent = dir;
-    dst->name = from;
-    src->parent = new_dir;
-    src->name = to;
+    MoveLink(*dst, *new_dir, to, dir, from);
+    MoveLink(*src, *dir, from, new_dir, to);
   } else {
     if (src == dst) return Status::Ok();  // rename(2): both names are the same file
     if (src->kind == MfsKind::kDirectory && IsAncestor(src.get(), new_dir.get()))
@@ -423,19 +605,19 @@ Status MfsTree::Rename(const NodeRef& dir, std::string_view name, const NodeRef&
       } else if (dst->kind == MfsKind::kDirectory) {
         return MakeError(Errc::kIsDir, "'" + to + "' is a directory");
       }
-      Detach(*dst);
+      DropLinkLocked(*dst, *new_dir, to);
       new_dir->children.erase(to);
     }
     Node::Child c = std::move(dir->children[from]);
     dir->children.erase(from);
     new_dir->children[to] = std::move(c);
-    src->parent = new_dir;
-    src->name = to;
+    MoveLink(*src, *dir, from, new_dir, to);
   }
   {
     std::lock_guard nl(src->mu);
     src->ctime = MfsNow();
   }
+  if (src->tracked || (dst && dst->tracked)) posix_dirty_ = true;  // the record is keyed by path
   Touch(*dir);
   if (new_dir != dir) Touch(*new_dir);
   MarkDirtyLocked(dir.get());
@@ -450,13 +632,34 @@ Status MfsTree::SetMode(const NodeRef& n, uint32_t mode) {
     if (n->gone) return MakeError(Errc::kNotFound, "removed by another process");
     n->mode = mode & 07777;
     n->ctime = MfsNow();
-    if (n->kind != MfsKind::kSymlink && (opts_.store_mode || n->mode_in_dag)) {
+    if (n->kind != MfsKind::kSymlink && !IsSpecial(n->kind) && (opts_.store_mode || n->mode_in_dag)) {
       n->mode_in_dag = true;
       if (n->kind == MfsKind::kFile) n->stale = true;
       dirty = true;
     }
   }
   if (dirty) MarkDirty(n.get());
+  else Track(n);  // the mode is kept beside the DAG
+  return Status::Ok();
+}
+
+Status MfsTree::SetOwner(const NodeRef& n, std::optional<uint32_t> uid, std::optional<uint32_t> gid) {
+  {
+    std::lock_guard lock(n->mu);
+    if (n->gone) return MakeError(Errc::kNotFound, "removed by another process");
+    if (uid) n->uid = *uid;
+    if (gid) n->gid = *gid;
+    n->ctime = MfsNow();
+  }
+  Track(n);
+  return Status::Ok();
+}
+
+Status MfsTree::SetAtime(const NodeRef& n, timespec atime) {
+  std::lock_guard lock(n->mu);
+  if (n->gone) return MakeError(Errc::kNotFound, "removed by another process");
+  n->atime = atime;
+  n->ctime = MfsNow();
   return Status::Ok();
 }
 
@@ -467,7 +670,8 @@ Status MfsTree::SetMtime(const NodeRef& n, timespec mtime) {
     if (n->gone) return MakeError(Errc::kNotFound, "removed by another process");
     n->mtime = mtime;
     n->ctime = MfsNow();
-    if (n->kind != MfsKind::kSymlink && (opts_.store_mtime || n->mtime_in_dag)) {
+    if (IsSpecial(n->kind)) posix_dirty_ = true;  // its mtime is in the side record
+    if (n->kind != MfsKind::kSymlink && !IsSpecial(n->kind) && (opts_.store_mtime || n->mtime_in_dag)) {
       n->mtime_in_dag = true;
       if (n->kind == MfsKind::kFile) n->stale = true;
       dirty = true;
@@ -495,6 +699,7 @@ std::optional<UnixfsMtime> MfsTree::DagMtime(const Node& n) const {
 // ---- materialising and committing ----
 
 Result<DagEntry> MfsTree::MaterializeLocked(Node& n) {
+  if (IsSpecial(n.kind)) return MakeError(Errc::kUnsupported, "a special file has no CID (it is kept beside the DAG)");
   if (n.kind == MfsKind::kSymlink) return n.entry;
   if (n.kind == MfsKind::kFile) {
     std::lock_guard lock(n.mu);
@@ -505,6 +710,7 @@ Result<DagEntry> MfsTree::MaterializeLocked(Node& n) {
   std::vector<DirEntryIn> entries;
   entries.reserve(n.children.size());
   for (auto& [name, c] : n.children) {
+    if (c.node && IsSpecial(c.node->kind)) continue;  // kept in the side record only
     if (c.node) {
       IPFSKIT_ASSIGN_OR_RETURN(c.entry, MaterializeLocked(*c.node));
     }
@@ -557,25 +763,234 @@ Status MfsTree::CommitLocked() {
   // root does not cover: then keep them.
   const uint64_t opens = writer_opens_.load();
   bool release = writers_.load() == 0;
+  std::optional<Bytes> posix;
+  // Cleared before the record is made: a change racing with this commit sets it again.
+  bool posix_was_dirty = posix_dirty_.exchange(false);
   {
     std::lock_guard lock(mu_);
     auto e = MaterializeLocked(*root_);
     if (!e.ok()) {
+      if (posix_was_dirty) posix_dirty_ = true;
       last_error_ = e.error().message;
       return e.error();
     }
     root = e->cid;
+    posix = PosixRecordLocked();
   }
   if (writer_opens_.load() != opens) release = false;
-  if (root == committed_root_ && blocks_->pending_blocks() == 0 && !(release && blocks_->has_staged()))
+  bool posix_changed = posix != committed_posix_;
+  if (root == committed_root_ && blocks_->pending_blocks() == 0 && !posix_changed &&
+      !(release && blocks_->has_staged()))
     return Status::Ok();
-  Status st = blocks_->CommitRoot(opts_.root_key, root, {}, release);
+  MfsBlocks::MetaChanges extra;
+  if (posix_changed) extra.emplace_back(PosixKey(), posix);
+  Status st = blocks_->CommitRoot(opts_.root_key, root, extra, release);
   if (!st.ok()) {
+    if (posix_was_dirty) posix_dirty_ = true;
     last_error_ = st.error().message;
     return st;
   }
   committed_root_ = root;
+  committed_posix_ = std::move(posix);
   return Status::Ok();
+}
+
+// ---- POSIX side data ----
+
+std::string MfsTree::PathOfLocked(const Node& dir, const std::string& name) const {
+  std::vector<const std::string*> parts{&name};
+  NodeRef keep;
+  for (const Node* p = &dir; p != root_.get();) {
+    if (p->removed) return "";
+    parts.push_back(&p->name);
+    keep = p->parent.lock();
+    if (!keep) return "";  // detached: no path reaches it
+    p = keep.get();
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += "/" + **it;
+  return path;
+}
+
+std::optional<Bytes> MfsTree::PosixRecordLocked() {
+  std::vector<NodeRef> nodes;
+  {
+    std::lock_guard lock(posix_mu_);
+    std::erase_if(posix_nodes_, [&](const std::weak_ptr<Node>& w) {
+      NodeRef n = w.lock();
+      if (!n) return true;
+      nodes.push_back(std::move(n));
+      return false;
+    });
+  }
+  std::vector<std::pair<std::string, nlohmann::json>> entries;
+  std::vector<const Node*> defaults;  // nothing left to keep: dropped from the registry
+  for (const NodeRef& n : nodes) {
+    nlohmann::json paths = nlohmann::json::array();
+    if (n == root_) {
+      paths.push_back("/");  // e.g. chown of the mount's /mfs, handing the tree to a user
+    } else if (!n->removed) {
+      if (NodeRef p = n->parent.lock()) {
+        if (std::string path = PathOfLocked(*p, n->name); !path.empty()) paths.push_back(path);
+      }
+      for (auto& [wp, name] : n->more_links)
+        if (NodeRef p = wp.lock())
+          if (std::string path = PathOfLocked(*p, name); !path.empty()) paths.push_back(path);
+    }
+    if (paths.empty()) {
+      if (n->removed) defaults.push_back(n.get());  // unlinked: it never comes back
+      continue;
+    }
+    nlohmann::json e;
+    std::lock_guard lock(n->mu);
+    bool owner = n->uid != opts_.uid || n->gid != opts_.gid;
+    bool mode = IsSpecial(n->kind) || (!n->mode_in_dag && n->kind != MfsKind::kSymlink && n->mode != DefaultMode(n->kind));
+    if (!owner && !mode && !IsSpecial(n->kind) && paths.size() < 2) {
+      defaults.push_back(n.get());
+      continue;
+    }
+    e["p"] = paths;
+    if (IsSpecial(n->kind)) {
+      e["k"] = KindLetter(n->kind);
+      if (n->rdev) e["r"] = n->rdev;
+      e["t"] = {static_cast<int64_t>(n->mtime.tv_sec), static_cast<int64_t>(n->mtime.tv_nsec)};
+    }
+    if (owner) {
+      e["u"] = n->uid;
+      e["g"] = n->gid;
+    }
+    if (mode) e["m"] = n->mode;
+    entries.emplace_back(paths[0].get<std::string>(), std::move(e));
+  }
+  if (!defaults.empty()) {
+    std::lock_guard lock(posix_mu_);
+    std::erase_if(posix_nodes_, [&](const std::weak_ptr<Node>& w) {
+      NodeRef n = w.lock();
+      if (!n || std::find(defaults.begin(), defaults.end(), n.get()) == defaults.end()) return false;
+      n->tracked = false;
+      return true;
+    });
+  }
+  if (entries.empty()) return std::nullopt;
+  std::sort(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  nlohmann::json rec;
+  rec["v"] = 1;
+  rec["nodes"] = nlohmann::json::array();
+  for (auto& [path, e] : entries) rec["nodes"].push_back(std::move(e));
+  std::string text = rec.dump();
+  return Bytes(text.begin(), text.end());
+}
+
+Result<NodeRef> MfsTree::ResolveLocked(std::string_view path) {
+  NodeRef n = root_;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string part(path.substr(pos, end - pos));
+    pos = end + 1;
+    if (part.empty()) continue;
+    IPFSKIT_ASSIGN_OR_RETURN(n, ChildLocked(*n, part));
+  }
+  return n;
+}
+
+void MfsTree::ApplyPosixRecordLocked(ByteView record) {
+  auto rec = nlohmann::json::parse(AsChars(record), nullptr, false);
+  if (rec.is_discarded() || !rec.is_object() || !rec.contains("nodes") || !rec["nodes"].is_array()) {
+    spdlog::warn("/mfs: repo meta '{}' is not a POSIX record; ignored", PosixKey());
+    return;
+  }
+  size_t skipped = 0;
+  for (const auto& e : rec["nodes"]) {
+    try {
+      const auto& paths = e.at("p");
+      if (!paths.is_array() || paths.empty()) continue;
+      std::optional<MfsKind> kind;
+      if (e.contains("k")) kind = KindFromLetter(e["k"].get<std::string>());
+      bool special = kind && IsSpecial(*kind);
+      NodeRef n;
+      for (size_t i = 0; i < paths.size(); ++i) {
+        if (i == 0 && paths[0].get<std::string>() == "/" && !special) {
+          n = root_;
+          std::lock_guard lock(n->mu);
+          n->uid = e.value("u", opts_.uid);
+          n->gid = e.value("g", opts_.gid);
+          if (e.contains("m") && !n->mode_in_dag) n->mode = e["m"].get<uint32_t>() & 07777;
+          break;
+        }
+        const std::string path = paths[i].get<std::string>();  // SplitPath's views point into it
+        auto [dir_path, base] = SplitPath(path);
+        std::string name(base);
+        if (!CheckName(name).ok()) break;
+        auto dir = ResolveLocked(dir_path);
+        if (!dir.ok() || (*dir)->kind != MfsKind::kDirectory || !EnsureLoaded(**dir).ok()) break;
+        auto it = (*dir)->children.find(name);
+        if (i == 0) {
+          if (special) {
+            if (it != (*dir)->children.end()) {
+              // Already live (a reload), or the name now holds DAG content: that wins.
+              if (!it->second.node || it->second.node->kind != *kind) break;
+              n = it->second.node;
+            } else {
+              n = NewNode(*kind);
+              n->parent = *dir;
+              n->name = name;
+              (*dir)->children.emplace(name, Node::Child{n, {}});
+            }
+            std::lock_guard lock(n->mu);
+            n->rdev = e.value("r", uint64_t{0});
+            if (e.contains("t")) {
+              n->mtime.tv_sec = e["t"].at(0).get<int64_t>();
+              n->mtime.tv_nsec = e["t"].at(1).get<int64_t>();
+              n->atime = n->ctime = n->mtime;
+            }
+          } else {
+            if (it == (*dir)->children.end()) break;
+            auto c = ChildLocked(**dir, name);
+            if (!c.ok()) break;
+            n = *c;
+          }
+          std::lock_guard lock(n->mu);
+          n->uid = e.value("u", opts_.uid);
+          n->gid = e.value("g", opts_.gid);
+          if (e.contains("m") && (special || !n->mode_in_dag)) n->mode = e["m"].get<uint32_t>() & 07777;
+          continue;
+        }
+        // A further name of a hard link: it must still hold the same content.
+        if (n->kind == MfsKind::kDirectory) break;
+        if (it != (*dir)->children.end()) {
+          if (it->second.node == n) continue;
+          if (special || it->second.node) continue;  // a live node of its own stays a copy
+          Cid mine;
+          {
+            std::lock_guard lock(n->mu);
+            if (n->kind == MfsKind::kFile && n->stale) continue;
+            mine = n->entry.cid;
+          }
+          if (it->second.entry.cid != mine) continue;
+          it->second.node = n;
+        } else {
+          if (!special) continue;  // the name is gone from the DAG
+          (*dir)->children.emplace(name, Node::Child{n, {}});
+        }
+        n->more_links.emplace_back(*dir, name);
+        std::lock_guard lock(n->mu);
+        n->nlink = 1 + static_cast<uint32_t>(n->more_links.size());
+      }
+      if (n) {
+        if (!n->tracked.exchange(true)) {
+          std::lock_guard lock(posix_mu_);
+          posix_nodes_.push_back(n);
+        }
+      } else {
+        ++skipped;
+      }
+    } catch (const std::exception&) {  // a field of the wrong type
+      ++skipped;
+    }
+  }
+  if (skipped) spdlog::warn("/mfs: {} entries of the POSIX record no longer match the tree; skipped", skipped);
 }
 
 Status MfsTree::Close() {
@@ -617,6 +1032,10 @@ Result<MfsTree::RebindPlan> MfsTree::PlanRebindLocked(const NodeRef& live, NodeR
     plan.children.emplace(std::move(e.name), Node::Child{nullptr, DagEntry{e.cid, e.tsize, 0}});
   for (auto& [name, c] : live->children) {
     if (!c.node) continue;
+    if (IsSpecial(c.node->kind)) {
+      plan.children.emplace(name, c);  // not in any DAG: stays unless the name now has content
+      continue;
+    }
     auto it = plan.children.find(name);
     if (it == plan.children.end()) {
       plan.gone.push_back(c.node);
@@ -677,7 +1096,7 @@ Result<bool> MfsTree::ReloadIfChanged() {
   auto stored = repo_->GetMeta(opts_.root_key);
   if (!stored.ok()) return stored.error().code == Errc::kNotFound ? Result<bool>(false) : stored.error();
   IPFSKIT_ASSIGN_OR_RETURN(Cid cid, Cid::FromBytes(*stored));
-  if (cid == committed_root_ || writers_.load() > 0) return false;
+  if (cid == committed_root_ || writers_.load() > 0 || posix_dirty_) return false;
   {
     std::lock_guard lock(mu_);
     if (root_->dir_stale) return false;
@@ -690,6 +1109,11 @@ Result<bool> MfsTree::ReloadIfChanged() {
   IPFSKIT_ASSIGN_OR_RETURN(RebindPlan plan, PlanRebindLocked(root_, std::move(root)));
   ApplyRebindLocked(plan);
   committed_root_ = cid;
+  committed_posix_.reset();
+  if (auto posix = repo_->GetMeta(PosixKey()); posix.ok()) {
+    ApplyPosixRecordLocked(*posix);
+    committed_posix_ = std::move(*posix);
+  }
   ++reloads_;
   return true;
 }
@@ -711,7 +1135,7 @@ void MfsTree::BackgroundLoop(std::chrono::milliseconds interval) {
       std::lock_guard lock(mu_);
       dirty = root_->dir_stale;
     }
-    dirty = dirty || blocks_->pending_blocks() > 0;
+    dirty = dirty || blocks_->pending_blocks() > 0 || posix_dirty_;
     repo_->ReleaseOldSnapshot();  // an idle mount must not pin freed pages
     Status st = dirty ? Commit() : Status::Ok();
     if (!dirty) {

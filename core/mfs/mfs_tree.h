@@ -33,10 +33,21 @@
 // they go into the DAG (UnixFS 1.5) only with store_mode/store_mtime, or when the node already
 // carried them.
 //
+// POSIX beside the tree: what UnixFS cannot hold is kept in memory and, at each commit, written
+// in the same LMDB transaction as the root to repo meta `<root_key>.posix` (no CID changes):
+// owner and group (nodes from the DAG belong to options.owner; a new node to its creator),
+// special files (FIFOs, sockets, device nodes: they carry no data and are left out of the DAG),
+// hard links (one node under several names; every name's DAG entry is the file's CID), and the
+// mode where it is not in the DAG. The record lists only nodes that differ from those defaults,
+// keyed by path at commit time; Open and a reload apply it by path. A name whose DAG entry no
+// longer matches (another process replaced a hard link's target) gets no link; it stays a copy.
+// atime and ctime are kept in memory only.
+//
 // Thread safety: every method may be called from any thread. Lock order: commit mutex, then
 // tree mutex, then a node's mutex; file reads and writes take only the node's mutex, so writers
 // on different files run in parallel. ReloadIfChanged holds the commit mutex and the tree mutex
-// for the whole re-bind, taking each file's mutex in turn.
+// for the whole re-bind, taking each file's mutex in turn. The POSIX registry's mutex is taken
+// last, after any of these. Getattr of a directory takes the tree mutex (to count subdirectories).
 #pragma once
 
 #include <time.h>
@@ -68,17 +79,32 @@ struct MfsOptions {
   size_t tree_dirty_limit = 256 << 20;  // all files' dirty bytes beyond this become leaves
   size_t pending_limit = 64 << 20;      // buffered blocks beyond this are written to LMDB
   std::string root_key = "mfs.root";
+  // Owner of nodes the side record does not name (UnixFS stores none): the mount's -o uid/gid.
+  uint32_t uid = 0, gid = 0;
 };
 
 // Sets the import options from a profile name ("unixfs-v0-2015", "unixfs-v1-2025").
 Status ApplyMfsProfile(std::string_view profile, MfsOptions& o);
 
-enum class MfsKind { kFile, kDirectory, kSymlink };
+// The special kinds live only beside the DAG (see the top of this file).
+enum class MfsKind { kFile, kDirectory, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
+
+inline bool IsSpecial(MfsKind k) { return k != MfsKind::kFile && k != MfsKind::kDirectory && k != MfsKind::kSymlink; }
+
+// Who creates a node; it becomes the node's owner (ext4's rule: the creator's uid, the gid of a
+// setgid directory or else the creator's gid).
+struct MfsCaller {
+  uint32_t uid = 0, gid = 0;
+};
 
 struct MfsAttr {
   MfsKind kind = MfsKind::kFile;
   uint64_t size = 0;     // file bytes; symlink target length; entries of a directory
   uint32_t mode = 0;     // permission bits
+  uint32_t uid = 0, gid = 0;
+  uint32_t nlink = 1;    // names of a file (hard links), 0 once all are removed; directories: see Getattr
+  uint64_t rdev = 0;     // device nodes
+  timespec atime{};
   timespec mtime{};
   timespec ctime{};
 };
@@ -126,9 +152,18 @@ class MfsTree {
   NodeRef LoadedChild(const NodeRef& dir, std::string_view name);
 
   // Creates a file; with !exclusive an existing file is returned (kIsDir for a directory).
-  Result<NodeRef> Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive);
-  Result<NodeRef> Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode);
-  Result<NodeRef> Symlink(const NodeRef& dir, std::string_view name, std::string_view target);
+  // Without a caller, new nodes belong to options.uid/gid.
+  Result<NodeRef> Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive,
+                         std::optional<MfsCaller> caller = std::nullopt);
+  Result<NodeRef> Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode,
+                        std::optional<MfsCaller> caller = std::nullopt);
+  Result<NodeRef> Symlink(const NodeRef& dir, std::string_view name, std::string_view target,
+                          std::optional<MfsCaller> caller = std::nullopt);
+  // A FIFO, socket or device node (kind IsSpecial; rdev for devices). kExists when taken.
+  Result<NodeRef> Mknod(const NodeRef& dir, std::string_view name, MfsKind kind, uint32_t mode, uint64_t rdev,
+                        std::optional<MfsCaller> caller = std::nullopt);
+  // link(2): `node` (not a directory) gets the new name dir/name as well. kExists when taken.
+  Status HardLink(const NodeRef& node, const NodeRef& dir, std::string_view name);
   // Puts existing content (any UnixFS CID) at dir/name without copying bytes. kExists when the
   // name is taken and !replace; replace does not replace a non-empty directory.
   Result<NodeRef> Link(const NodeRef& dir, std::string_view name, const Cid& cid, bool replace);
@@ -144,6 +179,9 @@ class MfsTree {
   Status Truncate(const NodeRef& file, uint64_t size);
   Status SetMode(const NodeRef& n, uint32_t mode);
   Status SetMtime(const NodeRef& n, timespec mtime);
+  Status SetAtime(const NodeRef& n, timespec atime);
+  // chown: permission checks are the caller's (the kernel's, with default_permissions).
+  Status SetOwner(const NodeRef& n, std::optional<uint32_t> uid, std::optional<uint32_t> gid);
   Result<std::string> Readlink(const NodeRef& n);
 
   // Computes the file's CID (its blocks are buffered, not yet durable). Called on close.
@@ -194,6 +232,18 @@ class MfsTree {
   std::optional<uint32_t> DagMode(const Node& n) const;
   std::optional<UnixfsMtime> DagMtime(const Node& n) const;
   void Detach(Node& child);                                   // tree mu_
+  // The name dir/name no longer refers to n (unlink, replaced by rename): n keeps its other
+  // names, or is detached when that was its last.
+  void DropLinkLocked(Node& n, const Node& dir, const std::string& name);  // tree mu_
+  // Sets a new node's owner from its creator and its directory (setgid inherits the group).
+  void InitOwner(Node& n, Node& dir, const std::optional<MfsCaller>& caller);  // tree mu_
+  // POSIX side data (see the top of this file).
+  std::string PosixKey() const { return opts_.root_key + ".posix"; }
+  void Track(const NodeRef& n);  // n may differ from the defaults: the next commit looks at it
+  std::string PathOfLocked(const Node& dir, const std::string& name) const;  // tree mu_; "" if unreachable
+  std::optional<Bytes> PosixRecordLocked();                   // tree mu_; nullopt: nothing to keep
+  void ApplyPosixRecordLocked(ByteView record);               // tree mu_; skips what no longer fits
+  Result<NodeRef> ResolveLocked(std::string_view path);       // tree mu_
   void DetachGone(Node& n);                                   // tree mu_: n and its loaded subtree
   struct RebindPlan;
   // Reads what re-binding `live` to `fresh` (made by MakeNode from the new DAG) needs; changes
@@ -227,6 +277,13 @@ class MfsTree {
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   bool bg_stop_ = false;
+
+  // Nodes that may differ from the POSIX defaults (weak: a removed node just drops out).
+  // posix_mu_ is taken last, after any other lock.
+  std::mutex posix_mu_;
+  std::vector<std::weak_ptr<Node>> posix_nodes_;
+  std::atomic<bool> posix_dirty_{false};    // side data changed since the last commit
+  std::optional<Bytes> committed_posix_;    // commit_mu_: the record as last written
 };
 
 }  // namespace ipfskit

@@ -23,6 +23,7 @@ const char* ErrcName(Errc c) {
     case Errc::kCancelled: return "cancelled";
     case Errc::kUnavailable: return "unavailable";
     case Errc::kWouldBlock: return "would_block";
+    case Errc::kNameTooLong: return "name_too_long";
     case Errc::kInternal: return "internal";
   }
   return "unknown";
@@ -41,6 +42,7 @@ int ErrcToErrno(Errc c) {
     case Errc::kUnsupported: return EOPNOTSUPP;
     case Errc::kCancelled: return EINTR;
     case Errc::kWouldBlock: return EAGAIN;
+    case Errc::kNameTooLong: return ENAMETOOLONG;
     case Errc::kUnavailable:
     case Errc::kTimeout:
     case Errc::kMalformed:

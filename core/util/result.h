@@ -29,6 +29,7 @@ enum class Errc {
   kCancelled,
   kUnavailable,      // a block no source could provide (after timeouts): EIO, never ENOENT
   kWouldBlock,       // not ready and the caller asked not to wait (O_NONBLOCK): EAGAIN
+  kNameTooLong,      // a path component over 255 bytes: ENAMETOOLONG
   kInternal,
 };
 

@@ -309,7 +309,7 @@ class ModelDirNode : public Node {
   }
 
   Result<std::pair<std::shared_ptr<Node>, std::unique_ptr<OpenFile>>> Create(std::string_view name, uint32_t mode,
-                                                                             int flags) override {
+                                                                             int flags, const Caller&) override {
     if (name == "model.json" || EndsWith(name, ".jsonl") || EndsWith(name, ".npy") || EndsWith(name, ".error"))
       return MakeError(Errc::kInvalidArgument, "that name is reserved for results");
     std::lock_guard<std::mutex> lk(mu_);

@@ -73,9 +73,13 @@ class MfsNode : public Node {
   Result<struct stat> Getattr() override {
     MfsTree::NodeRef r = Ref();
     IPFSKIT_ASSIGN_OR_RETURN(MfsAttr a, tree().Getattr(r));
-    mode_t type = a.kind == MfsKind::kDirectory ? S_IFDIR : a.kind == MfsKind::kSymlink ? S_IFLNK : S_IFREG;
-    struct stat st = MakeStat(ino(), type | a.mode, a.size, ctx_->owner, a.mtime.tv_sec,
+    struct stat st = MakeStat(ino(), TypeBits(a.kind) | a.mode, a.size, ctx_->owner, a.mtime.tv_sec,
                               static_cast<uint32_t>(a.mtime.tv_nsec));
+    st.st_uid = a.uid;
+    st.st_gid = a.gid;
+    st.st_nlink = a.nlink;
+    st.st_rdev = a.rdev;
+    st.st_atim = a.atime;
     st.st_ctim = a.ctime;
     return st;
   }
@@ -100,6 +104,8 @@ class MfsNode : public Node {
   Result<std::unique_ptr<OpenFile>> Open(int flags) override {
     MfsTree::NodeRef r = Ref();
     if (MfsTree::KindOf(r) == MfsKind::kDirectory) return MakeError(Errc::kIsDir, "is a directory");
+    // The kernel opens FIFOs and devices itself; nothing to read here.
+    if (IsSpecial(MfsTree::KindOf(r))) return MakeError(Errc::kUnsupported, "special file");
     if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) IPFSKIT_TRY_STATUS(tree().Truncate(r, 0));
     return std::unique_ptr<OpenFile>(new MfsFile(ctx_, r, flags));
   }
@@ -107,21 +113,48 @@ class MfsNode : public Node {
   Result<std::string> Readlink() override { return tree().Readlink(Ref()); }
 
   Result<std::pair<std::shared_ptr<Node>, std::unique_ptr<OpenFile>>> Create(std::string_view name, uint32_t mode,
-                                                                             int flags) override {
-    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Create(Ref(), name, mode, flags & O_EXCL));
+                                                                             int flags, const Caller& caller) override {
+    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Create(Ref(), name, mode, flags & O_EXCL, Mfs(caller)));
     if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) IPFSKIT_TRY_STATUS(tree().Truncate(child, 0));
     std::unique_ptr<OpenFile> f(new MfsFile(ctx_, child, flags));
     return std::make_pair(Wrap(child), std::move(f));
   }
 
-  Result<std::shared_ptr<Node>> Mkdir(std::string_view name, uint32_t mode) override {
-    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Mkdir(Ref(), name, mode));
+  Result<std::shared_ptr<Node>> Mkdir(std::string_view name, uint32_t mode, const Caller& caller) override {
+    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Mkdir(Ref(), name, mode, Mfs(caller)));
     return Wrap(std::move(child));
   }
 
-  Result<std::shared_ptr<Node>> Symlink(std::string_view name, std::string_view target) override {
-    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Symlink(Ref(), name, target));
+  Result<std::shared_ptr<Node>> Symlink(std::string_view name, std::string_view target,
+                                        const Caller& caller) override {
+    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Symlink(Ref(), name, target, Mfs(caller)));
     return Wrap(std::move(child));
+  }
+
+  Result<std::shared_ptr<Node>> Mknod(std::string_view name, uint32_t mode, dev_t rdev,
+                                      const Caller& caller) override {
+    MfsKind kind;
+    switch (mode & S_IFMT) {
+      case S_IFREG: {
+        IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Create(Ref(), name, mode & 07777, true, Mfs(caller)));
+        return Wrap(std::move(child));
+      }
+      case S_IFIFO: kind = MfsKind::kFifo; break;
+      case S_IFSOCK: kind = MfsKind::kSocket; break;
+      case S_IFCHR: kind = MfsKind::kCharDevice; break;
+      case S_IFBLK: kind = MfsKind::kBlockDevice; break;
+      default: return MakeError(Errc::kInvalidArgument, "mknod: unknown file type");
+    }
+    IPFSKIT_ASSIGN_OR_RETURN(auto child, tree().Mknod(Ref(), name, kind, mode & 07777, rdev, Mfs(caller)));
+    return Wrap(std::move(child));
+  }
+
+  Result<std::shared_ptr<Node>> Link(Node& target, std::string_view name) override {
+    auto* t = dynamic_cast<MfsNode*>(&target);
+    if (!t) return MakeError(Errc::kReadOnly, "hard link across areas");  // EXDEV would need an Errc
+    MfsTree::NodeRef r = t->Ref();
+    IPFSKIT_TRY_STATUS(tree().HardLink(r, Ref(), name));
+    return Wrap(std::move(r));
   }
 
   Status Unlink(std::string_view name) override { return tree().Unlink(Ref(), name); }
@@ -142,10 +175,19 @@ class MfsNode : public Node {
       if (auto* f = dynamic_cast<MfsFile*>(req.handle)) r = f->ref();
       IPFSKIT_TRY_STATUS(tree().Truncate(r, *req.size));
     }
+    if (req.uid || req.gid) {
+      std::optional<uint32_t> uid, gid;
+      if (req.uid) uid = *req.uid;
+      if (req.gid) gid = *req.gid;
+      IPFSKIT_TRY_STATUS(tree().SetOwner(r, uid, gid));
+    }
     if (req.mode) IPFSKIT_TRY_STATUS(tree().SetMode(r, *req.mode));
+    if (req.atime) IPFSKIT_TRY_STATUS(tree().SetAtime(r, *req.atime));
     if (req.mtime) IPFSKIT_TRY_STATUS(tree().SetMtime(r, *req.mtime));
     return Getattr();
   }
+
+  bool HasOwner() const override { return true; }
 
   Result<std::string> GetXattr(std::string_view name) override {
     if (name != kCidXattr) return MakeError(Errc::kNotFound, "no such attribute");
@@ -169,6 +211,19 @@ class MfsNode : public Node {
  private:
   MfsTree& tree() const { return *ctx_->tree; }
   MfsTree::NodeRef Ref() const { return ref_ ? ref_ : ctx_->tree->Root(); }
+  static MfsCaller Mfs(const Caller& c) { return MfsCaller{c.uid, c.gid}; }
+  static mode_t TypeBits(MfsKind k) {
+    switch (k) {
+      case MfsKind::kDirectory: return S_IFDIR;
+      case MfsKind::kSymlink: return S_IFLNK;
+      case MfsKind::kFifo: return S_IFIFO;
+      case MfsKind::kSocket: return S_IFSOCK;
+      case MfsKind::kCharDevice: return S_IFCHR;
+      case MfsKind::kBlockDevice: return S_IFBLK;
+      case MfsKind::kFile: break;
+    }
+    return S_IFREG;
+  }
   std::shared_ptr<Node> Wrap(MfsTree::NodeRef r) const { return std::make_shared<MfsNode>(ctx_, std::move(r)); }
 
   std::shared_ptr<MfsAreaContext> ctx_;

@@ -25,6 +25,9 @@ Result<std::shared_ptr<MfsTree>> OpenTree(Context& ctx, const FilesOptions& fo) 
   if (!fo.profile.empty()) IPFSKIT_TRY_STATUS(ApplyMfsProfile(fo.profile, o));
   o.store_mode = fo.store_mode;
   o.store_mtime = fo.store_mtime;
+  // As a mount without -o uid/gid: nodes the side record does not name belong to this user.
+  o.uid = ::getuid();
+  o.gid = ::getgid();
   // Blocks the repo lacks (content linked from /ipfs) come from the network sources.
   std::shared_ptr<BlockGetter> fallback;
   if (auto b = ctx.Blocks(); b.ok() && b->get() != repo.get()) fallback = *b;
@@ -32,7 +35,16 @@ Result<std::shared_ptr<MfsTree>> OpenTree(Context& ctx, const FilesOptions& fo) 
 }
 
 const char* KindName(MfsKind k) {
-  return k == MfsKind::kDirectory ? "directory" : k == MfsKind::kSymlink ? "symlink" : "file";
+  switch (k) {
+    case MfsKind::kDirectory: return "directory";
+    case MfsKind::kSymlink: return "symlink";
+    case MfsKind::kFifo: return "fifo";
+    case MfsKind::kSocket: return "socket";
+    case MfsKind::kCharDevice: return "character device";
+    case MfsKind::kBlockDevice: return "block device";
+    case MfsKind::kFile: break;
+  }
+  return "file";
 }
 
 std::string BaseName(std::string_view p) {
@@ -123,6 +135,11 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
             continue;
           }
           IPFSKIT_ASSIGN_OR_RETURN(auto child, t.Lookup(n, i.name));
+          if (IsSpecial(MfsTree::KindOf(child))) {
+            // Kept beside the DAG: no CID.
+            std::cout << i.name << "\t-\t" << KindName(MfsTree::KindOf(child)) << "\n";
+            continue;
+          }
           IPFSKIT_ASSIGN_OR_RETURN(Cid cid, t.CidOf(child));
           IPFSKIT_ASSIGN_OR_RETURN(MfsAttr a, t.Getattr(child));
           std::cout << i.name << (a.kind == MfsKind::kDirectory ? "/" : "") << "\t" << cid.ToString() << "\t"
