@@ -35,6 +35,18 @@
 #include "fuse/areas/static_nodes.h"
 #include "fuse/ops.h"
 
+// LeakSanitizer runs its check from atexit, which the daemon's _exit skips.
+#if defined(__SANITIZE_ADDRESS__)
+#define IPFSKIT_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IPFSKIT_LSAN 1
+#endif
+#endif
+#ifdef IPFSKIT_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 extern char** environ;
 
 namespace ipfskit::fs {
@@ -340,6 +352,9 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   AssignOperations(ops);
   // The session first: it validates the -o options before anything slow is opened.
   fuse_session* se = fuse_session_new(&fargs, &ops, sizeof ops, state.get());
+  // fuse_session_new parsed the arguments into copies it allocated in fargs; the session
+  // keeps its own copies of what it needs.
+  fuse_opt_free_args(&fargs);
   if (!se) return MakeError(Errc::kInvalidArgument, "could not create the FUSE session (bad -o option?)");
   struct SessionGuard {
     fuse_session* se;
@@ -476,6 +491,11 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   loop_done = true;
   sd_notify(0, "STOPPING=1");
   spdlog::info("unmounting {}", mp);
+  // Files the kernel never released (see OpenHandles): an /mfs file's Release still hands its
+  // data to the tree, before the final commit.
+  for (auto& f : state->files.TakeAll())
+    if (Status st = f->Release(); !st.ok()) spdlog::error("releasing a file left open: {}", st.error().message);
+  state->dirs.TakeAll();
   if (Status st = (*mfs_tree)->Close(); !st.ok()) spdlog::error("/mfs: final commit failed: {}", st.error().message);
   // Closing the session's /dev/fuse fd aborts the connection, so a readiness stat still
   // waiting (a loop that ended before it served INIT) returns instead of blocking the join.
@@ -589,6 +609,11 @@ Status RunMount(const MountOptions& o) {
     }
   }
   log::FlushLog();
+#ifdef IPFSKIT_LSAN
+  // In a sanitizer build, the leak check atexit would have run (reported through
+  // ASAN_OPTIONS=log_path, since stderr is /dev/null by now).
+  __lsan_do_leak_check();
+#endif
   ::_exit(code);
 }
 

@@ -6,7 +6,10 @@
 #include <fuse_lowlevel.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "fuse/inode_table.h"
 #include "fuse/node.h"
@@ -14,8 +17,51 @@
 
 namespace ipfskit::fs {
 
+// A snapshot of a directory's entries taken at opendir, so offsets stay valid while the
+// directory changes underneath (POSIX allows either view for concurrent changes).
+struct DirHandle {
+  std::shared_ptr<Node> dir;
+  std::vector<DirItem> items;
+};
+
+// The handles the kernel holds (fi->fh), owned here from open to release. The kernel sends no
+// RELEASE for a handle still open when the session ends (a lazy unmount racing the last
+// close's asynchronous RELEASE, a daemon stopped by a signal); the mount takes what is left
+// once the loop is over (TakeAll). Thread-safe.
+template <typename T>
+class OpenHandles {
+ public:
+  uint64_t Add(std::unique_ptr<T> h) {
+    std::lock_guard lock(mu_);
+    T* p = h.release();
+    live_.insert(p);
+    return reinterpret_cast<uint64_t>(p);
+  }
+  // The handle for `fh`, now the caller's; null if `fh` is not one of ours.
+  std::unique_ptr<T> Take(uint64_t fh) {
+    std::lock_guard lock(mu_);
+    T* p = reinterpret_cast<T*>(fh);
+    if (live_.erase(p) == 0) return nullptr;
+    return std::unique_ptr<T>(p);
+  }
+  std::vector<std::unique_ptr<T>> TakeAll() {
+    std::lock_guard lock(mu_);
+    std::vector<std::unique_ptr<T>> all;
+    for (T* p : live_) all.emplace_back(p);
+    live_.clear();
+    return all;
+  }
+  ~OpenHandles() { TakeAll(); }
+
+ private:
+  std::mutex mu_;
+  std::unordered_set<T*> live_;
+};
+
 struct MountState {
   InodeTable inodes;
+  OpenHandles<OpenFile> files;
+  OpenHandles<DirHandle> dirs;
   MountStats stats;
   std::shared_ptr<Node> root;
   bool read_only = false;

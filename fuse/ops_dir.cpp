@@ -6,13 +6,6 @@
 namespace ipfskit::fs {
 namespace {
 
-// A snapshot of a directory's entries taken at opendir, so offsets stay valid while the
-// directory changes underneath (POSIX allows either view for concurrent changes).
-struct DirHandle {
-  std::shared_ptr<Node> dir;
-  std::vector<DirItem> items;
-};
-
 void Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Guard(req, [&] {
     MountState& st = State(req);
@@ -21,10 +14,9 @@ void Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!node) return ReplyErrno(req, ESTALE);
     auto items = node->List();
     if (!items.ok()) return ReplyError(req, items.error());
-    auto* h = new DirHandle{node, std::move(*items)};
-    fi->fh = reinterpret_cast<uint64_t>(h);
+    fi->fh = st.dirs.Add(std::make_unique<DirHandle>(DirHandle{node, std::move(*items)}));
     fi->cache_readdir = 0;
-    if (fuse_reply_open(req, fi) != 0) delete h;
+    if (fuse_reply_open(req, fi) != 0) st.dirs.Take(fi->fh);
   });
 }
 
@@ -92,7 +84,7 @@ void Readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fi
 }
 
 void Releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+  State(req).dirs.Take(fi->fh);
   fuse_reply_err(req, 0);
 }
 

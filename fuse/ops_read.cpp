@@ -9,10 +9,10 @@
 namespace ipfskit::fs {
 namespace {
 
-void SetFileInfo(fuse_file_info* fi, std::unique_ptr<OpenFile> f) {
+void SetFileInfo(MountState& st, fuse_file_info* fi, std::unique_ptr<OpenFile> f) {
   fi->keep_cache = f->keep_cache;
   fi->direct_io = f->direct_io;
-  fi->fh = reinterpret_cast<uint64_t>(f.release());
+  fi->fh = st.files.Add(std::move(f));
 }
 
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -24,12 +24,8 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     auto f = node->Open(fi->flags);
     if (!f.ok()) return ReplyError(req, f.error());
     (*f)->nonblock = fi->flags & O_NONBLOCK;
-    SetFileInfo(fi, std::move(*f));
-    if (fuse_reply_open(req, fi) != 0) {
-      auto* of = reinterpret_cast<OpenFile*>(fi->fh);
-      (void)of->Release();
-      delete of;
-    }
+    SetFileInfo(st, fi, std::move(*f));
+    if (fuse_reply_open(req, fi) != 0) (void)st.files.Take(fi->fh)->Release();
   });
 }
 
@@ -45,13 +41,11 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
     fuse_entry_param e;
     if (!FillEntry(st, node, e)) return ReplyErrno(req, EIO);
     file->nonblock = fi->flags & O_NONBLOCK;
-    SetFileInfo(fi, std::move(file));
+    SetFileInfo(st, fi, std::move(file));
     st.inodes.Remember(node);
     if (fuse_reply_create(req, &e, fi) != 0) {
       st.inodes.Forget(node->ino(), 1);
-      auto* of = reinterpret_cast<OpenFile*>(fi->fh);
-      (void)of->Release();
-      delete of;
+      (void)st.files.Take(fi->fh)->Release();
     }
   });
 }
@@ -100,7 +94,8 @@ void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
 
 void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Guard(req, [&] {
-    std::unique_ptr<OpenFile> f(reinterpret_cast<OpenFile*>(fi->fh));
+    std::unique_ptr<OpenFile> f = State(req).files.Take(fi->fh);
+    if (!f) return ReplyErrno(req, EBADF);
     Status s = f->Release();
     if (!s.ok()) return ReplyError(req, s.error());
     ReplyErrno(req, 0);
