@@ -107,7 +107,9 @@ void ExpectAllStoredBlocksVerify(Repo& repo, size_t* count = nullptr) {
   ASSERT_TRUE(txn->ForEachBlock([&](ByteView k, ByteView v) {
                    auto cid = Cid::FromBytes(k);
                    EXPECT_TRUE(cid.ok());
-                   if (cid.ok()) EXPECT_TRUE(cid->Verifies(v)) << cid->ToString();
+                   if (cid.ok()) {
+                     EXPECT_TRUE(cid->Verifies(v)) << cid->ToString();
+                   }
                    ++n;
                    return true;
                  }).ok());
