@@ -382,7 +382,7 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   if (o.fetch_timeout_s > 0) cfg->net.overall_timeout_ms = static_cast<int64_t>(o.fetch_timeout_s * 1000);
   auto chain = MakeSourceChain(*cfg, *repo);
   if (!chain.ok()) return chain.error();
-  Owner owner{o.uid.value_or(::getuid()), o.gid.value_or(::getgid()), o.umask};
+  Owner owner{o.uid.value_or(::getuid()), o.gid.value_or(::getgid()), o.umask, o.uid.has_value(), o.gid.has_value()};
   auto ictx = std::make_shared<IpfsContext>();
   ictx->repo = *repo;
   ictx->reader = std::make_shared<UnixfsReader>(*chain);

@@ -211,7 +211,10 @@ class MfsNode : public Node {
  private:
   MfsTree& tree() const { return *ctx_->tree; }
   MfsTree::NodeRef Ref() const { return ref_ ? ref_ : ctx_->tree->Root(); }
-  static MfsCaller Mfs(const Caller& c) { return MfsCaller{c.uid, c.gid}; }
+  MfsCaller Mfs(const Caller& c) const {
+    const Owner& o = ctx_->owner;
+    return MfsCaller{o.uid_set ? o.uid : c.uid, o.gid_set ? o.gid : c.gid};
+  }
   static mode_t TypeBits(MfsKind k) {
     switch (k) {
       case MfsKind::kDirectory: return S_IFDIR;

@@ -15,6 +15,9 @@ struct Owner {
   uid_t uid = 0;
   gid_t gid = 0;
   mode_t umask = 0;
+  // -o uid= / gid= given: what /mfs creates belongs to them too, as on vfat or sshfs, instead
+  // of to the creating process (ext4's rule, used without the options).
+  bool uid_set = false, gid_set = false;
 };
 
 class StaticDir : public Node {
