@@ -30,6 +30,16 @@ Cid AddCid(ByteView data, const ImportOptions& o) {
   return e->cid;
 }
 
+// 4 KiB chunks and limits small enough that a test's writes spill leaves to the repo.
+MfsOptions SmallLimits() {
+  MfsOptions o;
+  o.import.chunk_size = 4096;
+  o.file_dirty_limit = 4 * 4096;
+  o.tree_dirty_limit = 8 * 4096;
+  o.pending_limit = 64 * 1024;
+  return o;
+}
+
 class MfsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -161,11 +171,7 @@ TEST_F(MfsTest, TruncateAndHolesReadAsZeros) {
 }
 
 TEST_F(MfsTest, AppendAndSpillWithSmallLimits) {
-  MfsOptions o;
-  o.import.chunk_size = 4096;
-  o.file_dirty_limit = 4 * 4096;
-  o.tree_dirty_limit = 8 * 4096;
-  o.pending_limit = 64 * 1024;
+  MfsOptions o = SmallLimits();
   auto t = OpenTree(o);
   auto f = t->Create(t->Root(), "log", 0644, true);
   ASSERT_TRUE(f.ok());
@@ -185,11 +191,7 @@ TEST_F(MfsTest, AppendAndSpillWithSmallLimits) {
 // them yet) keeps those leaves: they are in the tree's lease, in the database (issue 10,
 // reproduction 2). Without it, the commit would reference removed blocks.
 TEST_F(MfsTest, GcDuringALargeWriteKeepsSpilledLeaves) {
-  MfsOptions o;
-  o.import.chunk_size = 4096;
-  o.file_dirty_limit = 4 * 4096;
-  o.tree_dirty_limit = 8 * 4096;
-  o.pending_limit = 64 * 1024;
+  MfsOptions o = SmallLimits();
   auto t = OpenTree(o);
   auto f = t->Create(t->Root(), "big", 0644, true);
   ASSERT_TRUE(f.ok());

@@ -388,6 +388,17 @@ Result<std::vector<MfsListItem>> MfsTree::List(const NodeRef& dir) {
   return out;
 }
 
+// Puts a new node under dir as `key` and marks the path dirty (from the node itself when it is
+// a new directory, whose own DAG must be made).
+void MfsTree::AttachLocked(const NodeRef& dir, const std::string& key, const NodeRef& n, DagEntry entry,
+                           bool dirty_self) {
+  n->parent = dir;
+  n->name = key;
+  dir->children.emplace(key, Node::Child{n, std::move(entry)});
+  Touch(*dir);
+  MarkDirtyLocked(dirty_self ? n.get() : dir.get());
+}
+
 Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint32_t mode, bool exclusive,
                                 std::optional<MfsCaller> caller) {
   IPFSKIT_TRY_STATUS(CheckName(name));
@@ -407,11 +418,7 @@ Result<NodeRef> MfsTree::Create(const NodeRef& dir, std::string_view name, uint3
   n->mtime_in_dag = opts_.store_mtime;
   n->stale = true;
   InitOwner(*n, *dir, caller);
-  n->parent = dir;
-  n->name = key;
-  dir->children.emplace(key, Node::Child{n, {}});
-  Touch(*dir);
-  MarkDirtyLocked(dir.get());
+  AttachLocked(dir, key, n, DagEntry{}, /*dirty_self=*/false);
   return n;
 }
 
@@ -429,11 +436,7 @@ Result<NodeRef> MfsTree::Mkdir(const NodeRef& dir, std::string_view name, uint32
   n->mtime_in_dag = opts_.store_mtime;
   n->loaded = true;
   InitOwner(*n, *dir, caller);
-  n->parent = dir;
-  n->name = key;
-  dir->children.emplace(key, Node::Child{n, {}});
-  Touch(*dir);
-  MarkDirtyLocked(n.get());
+  AttachLocked(dir, key, n, DagEntry{}, /*dirty_self=*/true);
   return n;
 }
 
@@ -453,11 +456,7 @@ Result<NodeRef> MfsTree::Symlink(const NodeRef& dir, std::string_view name, std:
   MfsPendingSink sink(*blocks_);
   DagWriter w(opts_.import, &sink);
   IPFSKIT_ASSIGN_OR_RETURN(n->entry, BuildSymlink(target, w));
-  n->parent = dir;
-  n->name = key;
-  dir->children.emplace(key, Node::Child{n, n->entry});
-  Touch(*dir);
-  MarkDirtyLocked(dir.get());
+  AttachLocked(dir, key, n, n->entry, /*dirty_self=*/false);
   return n;
 }
 
@@ -474,11 +473,7 @@ Result<NodeRef> MfsTree::Mknod(const NodeRef& dir, std::string_view name, MfsKin
   n->mode = mode & 07777;
   if (kind == MfsKind::kCharDevice || kind == MfsKind::kBlockDevice) n->rdev = rdev;
   InitOwner(*n, *dir, caller);  // tracks it: a special file lives only in the side record
-  n->parent = dir;
-  n->name = key;
-  dir->children.emplace(key, Node::Child{n, {}});
-  Touch(*dir);
-  MarkDirtyLocked(dir.get());
+  AttachLocked(dir, key, n, DagEntry{}, /*dirty_self=*/false);
   return n;
 }
 
@@ -528,11 +523,7 @@ Result<NodeRef> MfsTree::Link(const NodeRef& dir, std::string_view name, const C
     DropLinkLocked(*old, *dir, key);
     dir->children.erase(key);
   }
-  n->parent = dir;
-  n->name = key;
-  dir->children.emplace(key, Node::Child{n, n->entry});
-  Touch(*dir);
-  MarkDirtyLocked(dir.get());
+  AttachLocked(dir, key, n, n->entry, /*dirty_self=*/false);
   return n;
 }
 

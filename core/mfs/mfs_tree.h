@@ -221,6 +221,8 @@ class MfsTree {
   Status CheckDir(const NodeRef& dir, bool for_create);       // tree mu_
   void MarkDirtyLocked(Node* n);                              // tree mu_: n and its ancestors
   void MarkDirty(Node* n);
+  void AttachLocked(const NodeRef& dir, const std::string& key, const NodeRef& n, DagEntry entry,
+                    bool dirty_self);                         // tree mu_
   Result<DagEntry> MaterializeLocked(Node& n);                // tree mu_
   Result<DagEntry> MaterializeFile(Node& n);                  // n.mu
   Status EnsureFileState(Node& n);                            // n.mu
