@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -275,6 +277,51 @@ INSTANTIATE_TEST_SUITE_P(Modes, BadGatewayMount,
                          ::testing::Values(Bad::kWrongBytes, Bad::kStatus500, Bad::kTruncated, Bad::kSlowDrip,
                                            Bad::kNeverAnswers),
                          BadName);
+
+// A slow gateway holds up only the reader that waits for it (issue 10): while `ls` of a linked
+// directory waits for shards that the only gateway drips out, other /mfs operations go on.
+TEST_F(GatewayMount, SlowGatewayDoesNotStallOtherMfsOperations) {
+  // The CID of /wide (a HAMT): everything but its root block comes slowly.
+  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + tmp_ + "/cid-repo' ";
+  ShOk(cli + "init");
+  const std::string wide = ShOk(cli + "add -Qr -n '" + T("/wide") + "'");
+  auto wide_cid = Cid::Parse(wide);
+  ASSERT_TRUE(wide_cid.ok());
+  FakeHttpServer slow([&](const FakeRequest& req) {
+    FakeResponse r = BadHandler(Bad::kSlowDrip)(req);
+    if (auto cid = Cid::Parse(req.path.substr(std::min<size_t>(6, req.path.size()))); cid.ok() &&
+        cid->ToV1() == wide_cid->ToV1())
+      r.mode = FakeResponse::Mode::kNormal;
+    return r;
+  });
+  WriteNetConfig();
+  Mount("gateway=" + slow.url());
+  const std::string mfs = mnt_ + "/mfs";
+  ShOk("setfattr -n user.ipfs.link -v 'w=" + wide + "' '" + mfs + "'");
+  std::atomic<bool> listing_done{false};
+  std::thread ls([&] {
+    std::string out;
+    (void)Sh("ls '" + mfs + "/w' | wc -l", &out);  // slow; may end in EIO: not what is tested
+    listing_done = true;
+  });
+  // Give the listing time to be waiting on the gateway.
+  for (int i = 0; i < 40 && slow.requests() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_FALSE(listing_done.load()) << "the listing did not wait for the slow gateway; nothing is tested";
+  double worst = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    std::string d = mfs + "/local" + std::to_string(i);
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0) << std::strerror(errno);
+    std::ofstream(d + "/f") << "x\n";
+    ASSERT_EQ(ReadFile(d + "/f"), "x\n");
+    worst = std::max(worst, SecondsSince(t0));
+  }
+  const bool still_listing = !listing_done.load();
+  ls.join();
+  EXPECT_TRUE(still_listing) << "the listing ended before the other operations; nothing was shown";
+  EXPECT_LT(worst, 1.0) << "an /mfs operation waited for the slow gateway";
+}
 
 // Soak (issue 10): a gateway that flaps between right answers, wrong bytes, errors, cut and
 // stalled responses, beside a good one; 8 threads read /ipfs content (page cache dropped after

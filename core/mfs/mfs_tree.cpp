@@ -181,10 +181,39 @@ Status MfsTree::EnsureLoaded(Node& dir) {
   if (dir.loaded) return Status::Ok();
   if (dir.entry.cid.valid()) {
     IPFSKIT_ASSIGN_OR_RETURN(auto entries, reader_->ListDir(dir.entry.cid));
-    for (auto& e : entries) dir.children.emplace(std::move(e.name), Node::Child{nullptr, DagEntry{e.cid, e.tsize, 0}});
+    InstallListingLocked(dir, std::move(entries));
   }
   dir.loaded = true;
   return Status::Ok();
+}
+
+void MfsTree::InstallListingLocked(Node& dir, std::vector<DirEntry> entries) {
+  for (auto& e : entries) dir.children.emplace(std::move(e.name), Node::Child{nullptr, DagEntry{e.cid, e.tsize, 0}});
+  dir.loaded = true;
+}
+
+void MfsTree::FetchUnlocked(const NodeRef& dir, const std::string* name) {
+  Cid dir_cid, child_cid;
+  auto child_of = [&] {
+    if (!name) return;
+    auto it = dir->children.find(*name);
+    if (it != dir->children.end() && !it->second.node) child_cid = it->second.entry.cid;
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (dir->kind != MfsKind::kDirectory) return;
+    if (!dir->loaded) dir_cid = dir->entry.cid;
+    else child_of();
+  }
+  if (dir_cid.valid()) {
+    auto entries = reader_->ListDir(dir_cid);
+    if (!entries.ok()) return;  // the locked path reads again and reports the error
+    std::lock_guard lock(mu_);
+    // Re-check: a commit, reload or another caller may have changed the directory meanwhile.
+    if (!dir->loaded && dir->entry.cid == dir_cid) InstallListingLocked(*dir, std::move(*entries));
+    child_of();
+  }
+  if (child_cid.valid()) (void)reader_->Stat(child_cid);  // its root block, now in the cache
 }
 
 Result<NodeRef> MfsTree::ChildLocked(Node& dir, const std::string& name) {
@@ -354,9 +383,11 @@ Result<MfsAttr> MfsTree::Getattr(const NodeRef& n) {
 
 Result<NodeRef> MfsTree::Lookup(const NodeRef& dir, std::string_view name) {
   if (name.size() > 255) return MakeError(Errc::kNameTooLong, "name too long");
+  const std::string key(name);
+  FetchUnlocked(dir, &key);
   std::lock_guard lock(mu_);
   if (dir->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
-  return ChildLocked(*dir, std::string(name));
+  return ChildLocked(*dir, key);
 }
 
 NodeRef MfsTree::LoadedChild(const NodeRef& dir, std::string_view name) {
@@ -367,6 +398,7 @@ NodeRef MfsTree::LoadedChild(const NodeRef& dir, std::string_view name) {
 }
 
 Result<std::vector<MfsListItem>> MfsTree::List(const NodeRef& dir) {
+  FetchUnlocked(dir, nullptr);
   std::lock_guard lock(mu_);
   if (dir->kind != MfsKind::kDirectory) return MakeError(Errc::kNotDir, "not a directory");
   IPFSKIT_TRY_STATUS(EnsureLoaded(*dir));

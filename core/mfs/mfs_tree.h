@@ -48,6 +48,11 @@
 // on different files run in parallel. ReloadIfChanged holds the commit mutex and the tree mutex
 // for the whole re-bind, taking each file's mutex in turn. The POSIX registry's mutex is taken
 // last, after any of these. Getattr of a directory takes the tree mutex (to count subdirectories).
+// Lookup and List fetch what they need from the sources before taking the tree mutex
+// (FetchUnlocked), so a slow gateway holds up only its own caller. Still done under the tree
+// mutex: a reload's reads (all or nothing, by design), writing blocks to LMDB when a commit or a
+// spill of pending blocks runs, and the few reads of a node not reached by Lookup first (the CLI's
+// path resolution).
 #pragma once
 
 #include <time.h>
@@ -217,6 +222,13 @@ class MfsTree {
   Result<NodeRef> MakeNode(const Cid& cid, uint64_t tsize);
   NodeRef NewNode(MfsKind kind);
   Status EnsureLoaded(Node& dir);                              // tree mu_
+  void InstallListingLocked(Node& dir, std::vector<DirEntry> entries);  // tree mu_
+  // Reads what a lookup of `name` in `dir` (or a listing, name null) needs — the directory's
+  // entries, the child's root block — WITHOUT the tree mutex, so a slow source stalls only this
+  // caller, not every /mfs operation; the locked part then finds it local (the listing is
+  // installed after a re-check, blocks are in the source chain's cache). Errors are left to the
+  // locked part.
+  void FetchUnlocked(const NodeRef& dir, const std::string* name);
   Result<NodeRef> ChildLocked(Node& dir, const std::string& name);  // tree mu_; kNotFound
   Status CheckDir(const NodeRef& dir, bool for_create);       // tree mu_
   void MarkDirtyLocked(Node* n);                              // tree mu_: n and its ancestors
