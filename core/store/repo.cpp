@@ -273,15 +273,6 @@ std::string LeaseDir(const RepoEnv& env) { return env.path + "/leases"; }
 std::string LeaseLockPath(const RepoEnv& env, const std::string& id_hex) {
   return LeaseDir(env) + "/" + id_hex + ".lock";
 }
-std::string Hex(ByteView b) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (uint8_t c : b) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
 
 // A lease is alive while some process holds the flock on its lock file. A lock we can take
 // means the owner is gone; the file is removed while we hold it.
@@ -487,7 +478,7 @@ Result<std::unique_ptr<RepoLease>> NewRepoLease(const std::shared_ptr<RepoEnv>& 
   l->env_ = env;
   if (::getrandom(l->id_, sizeof(l->id_), 0) != static_cast<ssize_t>(sizeof(l->id_)))
     return MakeError(Errc::kIo, std::string("getrandom: ") + std::strerror(errno));
-  l->id_hex_ = Hex(ByteView(l->id_, sizeof(l->id_)));
+  l->id_hex_ = HexEncode(ByteView(l->id_, sizeof(l->id_)));
   const std::string dir = LeaseDir(*env);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return MakeError(Errc::kIo, "cannot create " + dir + ": " + std::strerror(errno));
@@ -864,7 +855,7 @@ Result<GcResult> Repo::Gc(const std::vector<Cid>& extra_roots) {
       if (k.size() <= kLeaseIdSize) return true;
       if (current.empty() || !std::equal(current.begin(), current.end(), k.begin())) {
         current.assign(k.begin(), k.begin() + kLeaseIdSize);
-        current_alive = LeaseAlive(e, Hex(current));
+        current_alive = LeaseAlive(e, HexEncode(current));
         if (current_alive) ++result.live_leases;
         else dead.push_back(current);
       }
