@@ -18,6 +18,8 @@ PKGS=(
   # libdnnl-dev's CMake config needs OpenCL, which it only recommends.
   ocl-icd-opencl-dev opencl-c-headers
   libspdlog-dev libsystemd-dev
+  # /ipns: DNSLink lookups (c-ares) and the loopback DNS server the tests run (dnsmasq)
+  libc-ares-dev dnsmasq-base
   # man pages, completion, packages and their checks
   help2man man-db bash-completion dpkg-dev rpm lintian systemd
   ca-certificates
