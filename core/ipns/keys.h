@@ -52,7 +52,8 @@ class PublicKey {
 class PrivateKey {
  public:
   PrivateKey() = default;
-  // Ed25519 ignores bits; RSA: bits in [2048, 16384] (default 2048); secp256k1 ignores bits.
+  // Ed25519 ignores bits; RSA: bits in [2048, 8192] (default 2048; go-libp2p and js-libp2p refuse
+  // other sizes, so their records would not verify elsewhere); secp256k1 ignores bits.
   static Result<PrivateKey> Generate(KeyType type, int bits = 0);
   // The libp2p PrivateKey protobuf (Kubo's `key export` format libp2p-protobuf-cleartext).
   // Fed PEM text, the error says to use the pem-pkcs8-cleartext format (ipfs-docs#746).
