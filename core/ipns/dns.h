@@ -5,7 +5,11 @@
 // Every lookup has a deadline; none blocks past it (kTimeout). Outcomes:
 //   Ok with the TXT strings (possibly none: NOERROR/NODATA) and the smallest answer TTL;
 //   kNotFound for NXDOMAIN; kUnavailable for SERVFAIL/REFUSED and other server failures;
-//   kTimeout; kNetwork; kMalformed for an answer that does not parse.
+//   kTimeout; kNetwork; kMalformed for an answer that does not parse (or, for DoH, a response
+//   whose Content-Type is not application/dns-message); for DoH also kTruncated (the body ended
+//   early) and kHttp (a non-2xx status other than 5xx; 5xx is kUnavailable).
+// kInvalidArgument for a name that cannot be queried (empty label, label over 63 bytes, name
+// over 253 bytes, a backslash or a control character).
 //
 // Thread safety: LookupTxt may be called from any thread concurrently.
 #pragma once
@@ -40,13 +44,17 @@ class DnsResolver {
   virtual std::string Describe() const = 0;  // "system", "udp://127.0.0.1:5353", the DoH URL
 };
 
-// "system" (resolv.conf via c-ares), "udp://HOST:PORT" (one server, UDP then TCP on truncation),
-// "https://…"/"http://…" (DoH; POST unless the URL ends in "#get", then GET ?dns=). `http` must
-// outlive the resolver and is used only for DoH.
+// "system" (resolv.conf via c-ares), "udp://HOST:PORT" (one server, an IP literal, "[v6]:PORT"
+// for IPv6; UDP then TCP on truncation), "https://…"/"http://…" (DoH; POST unless the URL ends
+// in "#get", then GET ?dns=). `http` is used only for DoH (required there); the resolver keeps a
+// reference to it. Anything else is kInvalidArgument naming the spec.
 Result<std::shared_ptr<DnsResolver>> MakeDnsResolver(const std::string& spec, std::shared_ptr<HttpClient> http);
 
 // Kubo's DNS.Resolvers: keys are domain suffixes with a trailing dot ("eth.", "example.org."),
 // "." is the default; the longest matching suffix wins. Without "." the system resolver is used.
+// Keys match whole labels, case-insensitively ("eth." matches "a.eth", not "beth"). A value of
+// "" or "auto" means the system resolver (there is no AutoConf here). A bad key or value is
+// kInvalidArgument naming it. For() is thread-safe; the returned resolver lives as long as the set.
 class DnsResolverSet {
  public:
   static Result<DnsResolverSet> FromConfig(const std::map<std::string, std::string>& resolvers,
@@ -58,8 +66,9 @@ class DnsResolverSet {
 };
 
 // DNS wire format (RFC 1035), used by DoH and exposed for the fuzz target and tests.
-// A query for (name, TXT) with the given id and RD set.
-Bytes EncodeDnsQuery(std::string_view fqdn, uint16_t type, uint16_t id);
+// A query for (fqdn, type) with the given id and RD set; kInvalidArgument for a name that cannot
+// be encoded (see above). A trailing dot is allowed.
+Result<Bytes> EncodeDnsQuery(std::string_view fqdn, uint16_t type, uint16_t id);
 constexpr uint16_t kDnsTypeTxt = 16;
 constexpr uint16_t kDnsTypeCname = 5;
 struct DnsMessage {
@@ -68,7 +77,10 @@ struct DnsMessage {
   bool truncated = false;
   TxtResult txt;  // TXT answers (for any owner name in the answer section) and the min TTL
 };
-// Parses a response, compression pointers included (loops and out-of-range refused).
+// Parses a response, compression pointers included (loops and out-of-range refused): kMalformed
+// for anything that is not a well-formed response (QR clear, a section past the end, a TXT
+// rdata whose character-strings do not fill it exactly). Authority/additional are not read.
+// A TTL with the top bit set counts as 0 (RFC 2181 §8).
 Result<DnsMessage> ParseDnsResponse(ByteView msg);
 
 // DNSLink from the TXT records of _dnslink.<domain>: only "dnslink=/ipfs/…" and

@@ -168,10 +168,15 @@ void HttpClient::Impl::Begin(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_USERAGENT, "ipfskit/" IPFSKIT_VERSION);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // identity only: blocks do not compress
-  if (r.method == "POST") {
+  if (r.method == "POST" || r.method == "PUT") {
+    // The body stays in t->req, alive until the transfer ends; libcurl does not copy it.
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.empty() ? "" : reinterpret_cast<const char*>(r.body.data()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    if (r.method == "PUT") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+  } else if (!r.body.empty()) {
+    t->done(MakeError(Errc::kInvalidArgument, r.method + " " + r.url + ": a request body needs POST or PUT"));
+    return;
   } else if (r.method != "GET") {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   }

@@ -20,9 +20,14 @@
 namespace ipfskit {
 
 struct HttpRequest {
-  std::string method = "GET";  // GET or POST (an empty POST body)
+  // GET, POST or PUT; any other method is sent as is, without a body.
+  std::string method = "GET";
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
+  // Sent as the request body (with Content-Length) for POST and PUT; an empty body sends
+  // "Content-Length: 0". Set the Content-Type in `headers`: libcurl otherwise announces
+  // application/x-www-form-urlencoded. A body with another method is kInvalidArgument.
+  Bytes body;
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{5000};
   // A transfer slower than low_speed_bytes per second for low_speed_seconds is a stall and

@@ -31,6 +31,7 @@ struct FakeRequest {
   std::string path;
   std::string query;
   std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;  // Content-Length bytes (no chunked bodies)
   // Value of query parameter `name`, or "".
   std::string Param(const std::string& name) const {
     size_t pos = 0;
@@ -204,6 +205,7 @@ class FakeHttpServer {
         if (r <= 0) return Close(fd);
         buf.append(tmp, static_cast<size_t>(r));
       }
+      req.body = buf.substr(0, content_length);
       buf.erase(0, content_length);
       requests_.fetch_add(1);
       {
