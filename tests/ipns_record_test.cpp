@@ -6,15 +6,18 @@
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <random>
 
 #include "core/codec/protobuf.h"
 #include "core/ipns/keys.h"
+#include "core/ipns/keystore.h"
 #include "core/ipns/name.h"
 #include "core/ipns/record.h"
 #include "core/multiformats/cid.h"
@@ -921,6 +924,138 @@ TEST(IpnsRecordCompare, SequenceThenEolThenBytes) {
   IpnsRecord prefix = a;
   prefix.raw.pop_back();
   EXPECT_GT(CompareIpnsRecords(a, prefix), 0);
+}
+
+}  // namespace
+}  // namespace ipfskit
+
+// ---- keystore ----
+
+namespace ipfskit {
+namespace {
+
+class KeystoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { root_ = testing::MakeTempDir("ipfskit-keystore"); }
+  void TearDown() override { fs::remove_all(root_); }
+  static unsigned Mode(const std::string& p) {
+    struct stat st;
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+  }
+  std::string root_;
+};
+
+TEST_F(KeystoreTest, PutGetListRenameRemove) {
+  mode_t old_umask = ::umask(0);  // the modes must not depend on the caller's umask
+  auto ks = Keystore::Open(root_ + "/keystore");
+  ::umask(old_umask);
+  ASSERT_TRUE(ks.ok()) << Msg(ks);
+  EXPECT_EQ(Mode(root_ + "/keystore"), 0700u);
+  auto empty = ks->List();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+
+  const PrivateKey& ed = TestKey(KeyType::kEd25519);
+  const PrivateKey& rsa = TestKey(KeyType::kRsa);
+  ASSERT_TRUE(ks->Put("web", ed).ok());
+  ASSERT_TRUE(ks->Put("a rsa key", rsa).ok());
+  // Kubo's file name: "key_" + lower-case unpadded base32 of the name ("web" → "o5swe").
+  std::string web_file = root_ + "/keystore/key_o5swe";
+  ASSERT_TRUE(fs::exists(web_file));
+  EXPECT_EQ(Mode(web_file), 0600u);
+  EXPECT_EQ(testing::ReadFile(web_file), std::string(AsChars(ed.ToProtobuf())));
+  auto got = ks->Get("web");
+  ASSERT_TRUE(got.ok()) << Msg(got);
+  EXPECT_EQ(got->ToProtobuf(), ed.ToProtobuf());
+  auto dup = ks->Put("web", rsa);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, Errc::kExists);
+  EXPECT_EQ(ks->Get("web")->ToProtobuf(), ed.ToProtobuf());  // not replaced
+  auto missing = ks->Get("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  EXPECT_EQ(missing.error().message, "no key named nope");
+
+  // self: made on first use, listed first, stable, reserved.
+  auto self = ks->Self();
+  ASSERT_TRUE(self.ok()) << Msg(self);
+  EXPECT_EQ(self->type(), KeyType::kEd25519);
+  EXPECT_EQ(ks->Self()->ToProtobuf(), self->ToProtobuf());
+  EXPECT_EQ(ks->Put("self", ed).error().code, Errc::kExists);
+  EXPECT_FALSE(ks->Remove("self").ok());
+  EXPECT_FALSE(ks->Rename("self", "x", false).ok());
+  EXPECT_FALSE(ks->Rename("web", "self", true).ok());
+
+  auto list = ks->List();
+  ASSERT_TRUE(list.ok()) << Msg(list);
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].name, "self");
+  EXPECT_EQ((*list)[1].name, "a rsa key");
+  EXPECT_EQ((*list)[1].type, KeyType::kRsa);
+  EXPECT_EQ((*list)[2].name, "web");
+  EXPECT_EQ((*list)[2].id, IpnsName::FromPublicKey(ed.Public()));
+  auto found = ks->FindById(IpnsName::FromPublicKey(rsa.Public()));
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->name, "a rsa key");
+  auto other = PrivateKey::Generate(KeyType::kEd25519);
+  EXPECT_FALSE(ks->FindById(IpnsName::FromPublicKey(other->Public()))->has_value());
+
+  // Rename: refuses to overwrite unless asked.
+  ASSERT_TRUE(ks->Rename("web", "blog", false).ok());
+  EXPECT_EQ(ks->Get("web").error().code, Errc::kNotFound);
+  EXPECT_EQ(ks->Get("blog")->ToProtobuf(), ed.ToProtobuf());
+  auto clash = ks->Rename("blog", "a rsa key", false);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, Errc::kExists);
+  EXPECT_EQ(ks->Get("a rsa key")->ToProtobuf(), rsa.ToProtobuf());
+  ASSERT_TRUE(ks->Rename("blog", "a rsa key", true).ok());
+  EXPECT_EQ(ks->Get("a rsa key")->ToProtobuf(), ed.ToProtobuf());
+  EXPECT_EQ(ks->Rename("gone", "x", false).error().code, Errc::kNotFound);
+
+  ASSERT_TRUE(ks->Remove("a rsa key").ok());
+  EXPECT_EQ(ks->Remove("a rsa key").error().code, Errc::kNotFound);
+  ASSERT_EQ(ks->List()->size(), 1u);
+  // No temporaries left behind; foreign files are ignored by List.
+  std::ofstream(root_ + "/keystore/README") << "x";
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(root_ + "/keystore")) {
+    EXPECT_FALSE(e.path().filename().string().starts_with(".tmp")) << e.path();
+    ++files;
+  }
+  EXPECT_EQ(files, 2u);
+  EXPECT_EQ(ks->List()->size(), 1u);
+  // A corrupt key file is an error naming it, not a silently shorter list.
+  std::ofstream(root_ + "/keystore/key_mjqxe") << "garbage";  // "bar"
+  auto bad = ks->List();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("key bar"), std::string::npos) << bad.error().message;
+
+  // Reopening finds the same keys.
+  auto again = Keystore::Open(root_ + "/keystore/");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->Self()->ToProtobuf(), self->ToProtobuf());
+}
+
+TEST_F(KeystoreTest, BadNames) {
+  auto ks = Keystore::Open(root_ + "/keystore");
+  ASSERT_TRUE(ks.ok());
+  const PrivateKey& k = TestKey(KeyType::kEd25519);
+  for (std::string bad : {std::string(""), std::string("a/b"), std::string(".hidden"), std::string("tab\there"),
+                          std::string(157, 'x'), std::string("nul\0x", 5)}) {
+    auto st = ks->Put(bad, k);
+    ASSERT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.error().code, Errc::kInvalidArgument) << bad;
+    EXPECT_EQ(ks->Get(bad).error().code, Errc::kInvalidArgument);
+  }
+  // The longest name whose file name fits, and UTF-8.
+  EXPECT_TRUE(ks->Put(std::string(156, 'x'), k).ok());
+  EXPECT_TRUE(ks->Put("clé", k).ok());
+  EXPECT_TRUE(ks->Get("clé").ok());
+  // A file where the keystore directory should be.
+  std::ofstream(root_ + "/file") << "x";
+  EXPECT_FALSE(Keystore::Open(root_ + "/file").ok());
+  EXPECT_FALSE(Keystore::Open(root_ + "/no/such/parent").ok());
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Keystore: our private keys, one file per key under <repo>/keystore (mode 0700), each file
 // mode 0600 holding the libp2p PrivateKey protobuf, named as Kubo names them: "key_" + base32
-// (lower case, no padding) of the key name. Writes go to a temporary file, fsync, rename, so a
-// killed process leaves the old key or the new one, never a torn one.
+// (lower case, no padding) of the key name. Writes go to a temporary file (fsynced) that is then
+// linked (a new key: link(2) fails rather than replace one created meanwhile) or renamed (Rename
+// with overwrite) into place, and the directory is fsynced, so a killed process leaves the old
+// key or the new one, never a torn one.
 //
-// Key names: 1-255 bytes of printable characters, no '/', not starting with '.'; "self" is
-// reserved for the node's own key, created (Ed25519) on first use by Self().
+// Key names: 1-156 bytes (so that "key_" + base32 fits in a 255-byte file name) with no control
+// characters, no '/', not starting with '.'; "self" is reserved for the node's own key, created
+// (Ed25519) on first use by Self().
 //
 // Thread safety: one process may use a Keystore from any thread; across processes, files are
 // replaced atomically and a rename/remove of a key another process is using is visible to it on
