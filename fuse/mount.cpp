@@ -31,6 +31,7 @@
 #include "core/util/log.h"
 #include "fuse/areas/infer_area.h"
 #include "fuse/areas/ipfs_area.h"
+#include "fuse/areas/ipns_area.h"
 #include "fuse/areas/mfs_area.h"
 #include "fuse/areas/static_nodes.h"
 #include "fuse/ops.h"
@@ -391,7 +392,21 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
 
   auto root = std::make_shared<StaticDir>(ino::kRoot, owner, 0555);
   auto ipfs = std::make_shared<IpfsRootNode>(ictx);
-  auto ipns = std::make_shared<StaticDir>(ino::kIpns, owner);
+  auto ipns_settings = IpnsSettingsFromConfig(*cfg);
+  if (!ipns_settings.ok()) return ipns_settings.error();
+  auto namesys = NameSys::Open(*repo, *ipns_settings);
+  if (!namesys.ok()) return namesys.error();
+  IpnsArea::Options io;
+  io.ns = *namesys;
+  io.ipfs = ictx;
+  io.repo = *repo;
+  io.fallback = *chain;
+  io.mfs = mfs_opts;
+  io.owner = owner;
+  io.read_only = o.read_only;
+  auto ipns_area = IpnsArea::Make(io);
+  auto ipns = ipns_area->Root();
+  state->stats.AddSection("ipns", [ns = *namesys] { return ns->Stats().ToJson(); });
   auto mfs_tree = MfsTree::Open(*repo, mfs_opts, *chain);  // chain: content linked from /ipfs
   if (!mfs_tree.ok()) return mfs_tree.error();
   (*mfs_tree)->StartBackground(std::chrono::seconds(1));
@@ -457,11 +472,26 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
 
   state->stats.AddSection("sources", [chain = *chain] { return ToJson(chain->Stats()); });
 
+  // Own names: trees opened, unpublished roots published (never fatal: the mount starts).
+  ipns_area->Start();
+  struct IpnsCloser {
+    std::shared_ptr<IpnsArea> area;
+    std::shared_ptr<NameSys> ns;
+    ~IpnsCloser() {
+      area->Close();
+      ns->Shutdown();
+    }
+  } ipns_closer{ipns_area, *namesys};
+
   if (fuse_set_signal_handlers(se) != 0) return MakeError(Errc::kInternal, "could not install signal handlers");
   guard.handlers = true;
   if (fuse_session_mount(se, mp.c_str()) != 0)
     return MakeError(Errc::kIo, "mounting " + mp + " failed (is /dev/fuse available, and fusermount3 installed?)");
   guard.mounted = true;
+  // A refresh that finds a new value drops the kernel's entry, so the next open resolves again.
+  ipns_area->SetInvalidator([se](const std::string& name) {
+    fuse_lowlevel_notify_inval_entry(se, ino::kIpns, name.c_str(), name.size());
+  });
 
   // Ready once the kernel has a root from us: a stat through the mount (INIT, then GETATTR,
   // both served by the loop below) shows another device than the bare directory did.
@@ -497,6 +527,7 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
     if (Status st = f->Release(); !st.ok()) spdlog::error("releasing a file left open: {}", st.error().message);
   state->dirs.TakeAll();
   if (Status st = (*mfs_tree)->Close(); !st.ok()) spdlog::error("/mfs: final commit failed: {}", st.error().message);
+  ipns_area->Close();  // commits and publishes the own names' trees; no invalidation after this
   // Closing the session's /dev/fuse fd aborts the connection, so a readiness stat still
   // waiting (a loop that ended before it served INIT) returns instead of blocking the join.
   guard.Destroy();

@@ -65,7 +65,7 @@ class MfsMountTest : public MountFixture {
     }
     for (int i = 0; i < 200; ++i) {
       struct stat st;
-      if (Mounted() && ::stat((mnt_ + "/mfs").c_str(), &st) == 0) return;
+      if (Mounted() && ::stat(mfs_.c_str(), &st) == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     FAIL() << "child mount did not come up";
@@ -77,7 +77,23 @@ class MfsMountTest : public MountFixture {
   pid_t pid_ = -1;
 };
 
-TEST_F(MfsMountTest, PosixBasics) {
+// The POSIX, real-program, exerciser and kill -9 tests run on /mfs and on an own name's tree
+// under /ipns (the same MfsTree code behind another root, publishing itself).
+class MfsAreaTest : public MfsMountTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    MfsMountTest::SetUp();
+    if (GetParam() == "ipns") {
+      std::string id = ShOk(Cli("key gen site"));
+      ASSERT_EQ(id.rfind("k51", 0), 0u) << id;
+      mfs_ = mnt_ + "/ipns/" + id;
+    }
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Areas, MfsAreaTest, ::testing::Values("mfs", "ipns"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+TEST_P(MfsAreaTest, PosixBasics) {
   MountMfs();
   const std::string f = mfs_ + "/f";
   int fd = ::open(f.c_str(), O_CREAT | O_EXCL | O_RDWR, 0644);
@@ -196,7 +212,7 @@ TEST_F(MfsMountTest, CidsMatchAddAndXattrLink) {
   EXPECT_EQ(ShOk("cmp " + data_ + "/small " + mfs_ + "/dir/small && echo same"), "same");
 }
 
-TEST_F(MfsMountTest, RealProgramsTarRsyncCpSqliteGit) {
+TEST_P(MfsAreaTest, RealProgramsTarRsyncCpSqliteGit) {
   MountMfs();
   // A source tree with nested dirs, symlinks, empty files and an empty dir.
   ShOk("cd " + data_ + " && mkdir -p src/a/b/c src/empty && for i in $(seq 1 200); do head -c $((i * 37)) /dev/urandom "
@@ -231,7 +247,7 @@ TEST_F(MfsMountTest, RealProgramsTarRsyncCpSqliteGit) {
 
 // Random writes, truncates, renames, reopens and unlinks on /mfs and on a shadow directory, the
 // two compared after every step.
-TEST_F(MfsMountTest, RandomisedExerciserMatchesShadow) {
+TEST_P(MfsAreaTest, RandomisedExerciserMatchesShadow) {
   MountMfs();
   const uint32_t seed = 20240611;
   SCOPED_TRACE("exerciser seed " + std::to_string(seed));
@@ -314,7 +330,7 @@ TEST_F(MfsMountTest, RandomisedExerciserMatchesShadow) {
       EXPECT_EQ(Xattr(roots[0] + "/" + name(i), "user.ipfs.cid"), AddCid(roots[1] + "/" + name(i))) << name(i);
 }
 
-TEST_F(MfsMountTest, KillNineAfterFsyncThenRemount) {
+TEST_P(MfsAreaTest, KillNineAfterFsyncThenRemount) {
   MountChild();
   WriteRandomFile(data_ + "/a", 5000000, 3);
   WriteRandomFile(data_ + "/b", 70000, 4);

@@ -22,7 +22,8 @@
 //             "retry_base_ms": 250, "retry_max_ms": 4000, "backoff_base_ms": 500,
 //             "backoff_max_ms": 60000, "max_inflight": 16, "max_connections": 32,
 //             "max_host_connections": 8, "prefetch_workers": 4, "prefetch_queue": 4096},
-//     "mount": {…}, "infer": {…}                      // other components' sections, kept as-is
+//     "mount": {…}, "infer": {…},                     // other components' sections, kept as-is
+//     "ipns": {…}, "dns": {…}                         // read by core/ipns/namesys.h (IpnsSettingsFromConfig)
 //   }
 #pragma once
 

@@ -813,8 +813,10 @@ Status MfsTree::CommitLocked() {
     last_error_ = st.error().message;
     return st;
   }
+  const bool root_changed = root != committed_root_;
   committed_root_ = root;
   committed_posix_ = std::move(posix);
+  if (root_changed && opts_.on_commit) opts_.on_commit(root);
   return Status::Ok();
 }
 

@@ -86,6 +86,9 @@ struct MfsOptions {
   std::string root_key = "mfs.root";
   // Owner of nodes the side record does not name (UnixFS stores none): the mount's -o uid/gid.
   uint32_t uid = 0, gid = 0;
+  // Called after each commit that wrote a new root (under the commit mutex: it must be quick
+  // and must not call back into the tree). /ipns uses it to publish the new root.
+  std::function<void(const Cid& root)> on_commit;
 };
 
 // Sets the import options from a profile name ("unixfs-v0-2015", "unixfs-v1-2025").

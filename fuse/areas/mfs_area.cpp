@@ -63,7 +63,7 @@ class MfsNode : public Node {
   MfsNode(std::shared_ptr<MfsAreaContext> ctx, MfsTree::NodeRef ref) : ctx_(std::move(ctx)), ref_(std::move(ref)) {}
 
   uint64_t ino() const override {
-    if (!ref_) return ino::kMfs;
+    if (!ref_) return ctx_->root_ino;
     return MfsTree::NodeTag(ref_, [] { return AllocateDynamicIno(); });
   }
   double EntryTimeout() const override { return kMfsTimeout; }

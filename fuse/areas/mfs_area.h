@@ -25,11 +25,12 @@ namespace ipfskit::fs {
 struct MfsAreaContext {
   std::shared_ptr<MfsTree> tree;
   Owner owner;
+  uint64_t root_ino = ino::kMfs;  // /ipns/<own key> trees get one of their own
 };
 
 constexpr double kMfsTimeout = 1.0;
 
-// The /mfs directory (inode ino::kMfs); it always shows the tree's current root.
+// The tree's root directory (/mfs, inode ctx->root_ino); it always shows the tree's current root.
 std::shared_ptr<Node> MakeMfsRoot(std::shared_ptr<MfsAreaContext> ctx);
 
 }  // namespace ipfskit::fs

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/ipns/namesys.h"
 #include "core/multiformats/cid.h"
 #include "core/source/source_chain.h"
 #include "core/reader/unixfs_reader.h"
 #include "core/store/repo.h"
+#include "core/util/duration.h"
 #include "core/util/result.h"
 
 namespace ipfskit::cli {
@@ -35,9 +37,7 @@ struct GlobalOptions {
 // validates --enc and --timeout and arms the --timeout deadline.
 void AddGlobalOptions(CLI::App& app, GlobalOptions& global);
 
-// Go's time.ParseDuration ("300ms", "1.5h", "2h45m", "0"), in milliseconds (rounded up, so a
-// positive duration never becomes 0). kInvalidArgument for anything else or a negative value.
-Result<int64_t> ParseGoDuration(std::string_view text);
+// ParseGoDuration (Kubo's duration flags) is core/util/duration.h's.
 
 class Context {
  public:
@@ -58,6 +58,8 @@ class Context {
   // The source chain behind Blocks(), once built (null before).
   std::shared_ptr<SourceChain> chain() const { return chain_; }
   Result<UnixfsReader*> Reader();
+  // IPNS and DNSLink (repo cache, keystore, configured sources; none with --offline).
+  Result<std::shared_ptr<NameSys>> Names();
 
   // Prints "Error: message" on stderr and sets the exit code.
   void Fail(const std::string& message, int code = 1);
@@ -68,6 +70,7 @@ class Context {
   std::shared_ptr<BlockGetter> blocks_;
   std::shared_ptr<SourceChain> chain_;
   std::unique_ptr<UnixfsReader> reader_;
+  std::shared_ptr<NameSys> names_;
 };
 
 // "CID", "CID/a/b", "/ipfs/CID/a/b" -> (root CID, "a/b").
@@ -76,7 +79,7 @@ struct IpfsPath {
   std::string rest;
 };
 Result<IpfsPath> ParseIpfsPath(std::string_view text);
-// Resolves an IPFS path to the CID it names.
+// Resolves an IPFS path to the CID it names; /ipns/<name>/… paths are resolved through Names().
 Result<Cid> ResolveIpfsPath(Context& ctx, std::string_view text);
 
 // Progress on stderr, drawn only when stderr is a terminal.
@@ -105,6 +108,7 @@ void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
 void RegisterCacheCommands(CLI::App& app, Context& ctx);  // cache stats
 void RegisterInferCommand(CLI::App& app, Context& ctx);   // infer
 void RegisterFilesCommands(CLI::App& app, Context& ctx);  // files (MFS)
-void RegisterHelpCommands(CLI::App& app, Context& ctx);   // help-config, help-all, completion
+void RegisterHelpCommands(CLI::App& app, Context& ctx);
+void RegisterNameCommands(CLI::App& app, Context& ctx);   // name publish|resolve|inspect|get|put|republish   // help-config, help-all, completion
 
 }  // namespace ipfskit::cli

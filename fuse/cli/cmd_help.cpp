@@ -131,6 +131,34 @@ int PrintConfigHelp() {
                    "unloaded beyond it.", 6);
   os << "  infer.max_job_bytes (default " << limits.max_job_bytes << ")\n";
   PrintWrapped(os, "Largest input of one /infer job (all its lines together).", 6);
+  // Durations below take Go duration strings ("5m", "48h") or integer milliseconds.
+  const std::pair<const char*, const char*> ipns_docs[] = {
+      {"ipns.routers (default [])",
+       "Delegated routing v1 endpoints asked for IPNS records (GET URL/routing/v1/ipns/NAME), in parallel "
+       "with the gateways (GET /ipns/NAME?format=ipns-record) and Kubo (name/get, when kubo_api is set "
+       "explicitly and ipns.kubo is true). Every record is verified locally."},
+      {"ipns.publishers (default [])",
+       "Delegated routing v1 endpoints our records are PUT to by name publish, the mount and the republisher."},
+      {"ipns.max_cache_ttl (default none)", "Cap on how long a record or DNSLink answer counts as fresh."},
+      {"ipns.serve_expired (default false)",
+       "Serve the last verified record after its EOL when no source has a newer one (age in user.ipns.age)."},
+      {"ipns.timeout_ms (default 5000)", "Per-source timeout of a record lookup or push."},
+      {"ipns.grace_ms (default 10)", "How long to wait for better records after the first valid one (a better one arriving later still replaces the cached record)."},
+      {"ipns.kubo (default true)", "Ask Kubo (kubo_api) for records and push records to it."},
+      {"ipns.record_lifetime (default \"48h\")", "EOL of the records the mount and republisher sign."},
+      {"ipns.republish_period (default \"4h\")", "How often own records are re-signed (1m to 24h)."},
+      {"ipns.dns_max_stale (default \"168h\")",
+       "How long a DNSLink value is served when every DNS resolver fails."},
+      {"dns.resolvers (default {\".\": \"system\"})",
+       "DNSLink resolvers by domain suffix, as Kubo's DNS.Resolvers: {\"eth.\": \"https://dns.example/dns-query\", "
+       "\".\": \"system\"}. A value is a DNS-over-HTTPS URL (https:// or http://; POST, or GET with a "
+       "#get suffix), udp://HOST:PORT for one DNS server, or system (resolv.conf)."},
+      {"dns.timeout_ms (default 5000)", "Timeout of one DNS lookup."},
+  };
+  for (const auto& [k, d] : ipns_docs) {
+    os << "  " << k << "\n";
+    PrintWrapped(os, d, 6);
+  }
   os << "\n"
         "Other keys are kept as they are and ignored.\n"
         "\n"
@@ -147,7 +175,9 @@ int PrintConfigHelp() {
         "    \"kubo_api\": null,\n"
         "    \"cache\": {\"max_bytes\": 10737418240},\n"
         "    \"net\": {\"overall_timeout_ms\": 120000},\n"
-        "    \"infer\": {\"aliases\": {\"minilm\": \"bafybei...\"}}\n"
+        "    \"infer\": {\"aliases\": {\"minilm\": \"bafybei...\"}},\n"
+        "    \"ipns\": {\"routers\": [\"https://delegated-ipfs.dev\"], \"max_cache_ttl\": \"1h\"},\n"
+        "    \"dns\": {\"resolvers\": {\".\": \"https://cloudflare-dns.com/dns-query\"}}\n"
         "  }\n"
         "\n"
         "Files:\n"
