@@ -105,6 +105,7 @@ void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
 void RegisterCacheCommands(CLI::App& app, Context& ctx);  // cache stats
 void RegisterInferCommand(CLI::App& app, Context& ctx);   // infer
 void RegisterFilesCommands(CLI::App& app, Context& ctx);  // files (MFS)
+void RegisterKeyCommands(CLI::App& app, Context& ctx);    // key gen|list|rm|rename|export|import
 void RegisterHelpCommands(CLI::App& app, Context& ctx);   // help-config, help-all, completion
 
 }  // namespace ipfskit::cli
