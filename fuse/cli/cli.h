@@ -108,7 +108,8 @@ void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
 void RegisterCacheCommands(CLI::App& app, Context& ctx);  // cache stats
 void RegisterInferCommand(CLI::App& app, Context& ctx);   // infer
 void RegisterFilesCommands(CLI::App& app, Context& ctx);  // files (MFS)
-void RegisterHelpCommands(CLI::App& app, Context& ctx);
-void RegisterNameCommands(CLI::App& app, Context& ctx);   // name publish|resolve|inspect|get|put|republish   // help-config, help-all, completion
+void RegisterKeyCommands(CLI::App& app, Context& ctx);    // key gen|list|rm|rename|export|import
+void RegisterNameCommands(CLI::App& app, Context& ctx);   // name publish|resolve|inspect|get|put|republish
+void RegisterHelpCommands(CLI::App& app, Context& ctx);   // help-config, help-all, completion
 
 }  // namespace ipfskit::cli

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   RegisterCacheCommands(app, ctx);
   RegisterInferCommand(app, ctx);
   RegisterFilesCommands(app, ctx);
+  RegisterKeyCommands(app, ctx);
   RegisterNameCommands(app, ctx);
   RegisterHelpCommands(app, ctx);
 
