@@ -228,7 +228,7 @@ void NameSys::HarvestLate() {
     // StoreRecord keeps whatever is better of this and what is stored.
     auto before = LoadRecord(q->name);
     if (before && CompareIpnsRecords(before->record, best->record) >= 0) continue;
-    if (!StoreRecord(q->name, *best).ok()) continue;
+    StoreRecordLater(q->name, *best);
     if (before && before->record.value != best->record.value) {
       std::lock_guard<std::mutex> lk(change_mu_);
       if (on_change_) on_change_(q->name.ToString());
@@ -263,6 +263,7 @@ void NameSys::Shutdown() {
   bg_cv_.notify_all();
   for (auto& t : threads)
     if (t.joinable()) t.join();
+  FlushStores();  // records received but not yet written
 }
 
 void NameSys::SetOnChange(std::function<void(const std::string&)> fn) {
@@ -289,26 +290,100 @@ UnixNanos NameSys::RecordTtl(const IpnsRecord& r, UnixNanos now) const {
 }
 
 std::optional<NameSys::RecordHit> NameSys::LoadRecord(const IpnsName& name) {
-  auto txn = repo_->BeginRead({db_});
-  if (!txn.ok()) return std::nullopt;
-  std::string key = RecKey(name);
-  auto v = txn->Get(db_, AsBytes(key));
-  if (!v.ok() || !*v) return std::nullopt;
-  auto raw = DecodeHit(**v);
-  txn->Abort();
-  if (!raw) return std::nullopt;
-  // Verified when stored; verified again here because another process may have written the
-  // repo. EOL is judged by the caller (now = 0 accepts any EOL).
-  auto rec = ValidateIpnsRecord(raw->raw, name, 0);
-  if (!rec.ok()) {
-    spdlog::warn("ipns: cached record for {} does not verify, ignoring it: {}", name.ToString(), rec.error().message);
-    return std::nullopt;
+  const std::string key = RecKey(name);
+  std::optional<RecordHit> pending;
+  {
+    std::lock_guard<std::mutex> lk(mem_mu_);
+    if (auto it = pending_stores_.find(key); it != pending_stores_.end()) pending = it->second.second;
   }
-  RecordHit h;
-  h.record = std::move(*rec);
-  h.source = raw->source;
-  h.received = raw->received;
-  return h;
+  std::optional<RecordHit> stored;
+  std::optional<RawHit> raw;
+  if (auto txn = repo_->BeginRead({db_}); txn.ok()) {
+    auto v = txn->Get(db_, AsBytes(key));
+    if (v.ok() && *v) raw = DecodeHit(**v);
+  }
+  if (raw) {
+    // Verified when stored; verified again because another process may have written the repo,
+    // but only once per distinct record (a signature check costs more than the whole lookup).
+    // EOL is judged by the caller (now = 0 accepts any EOL).
+    std::optional<IpnsRecord> rec;
+    {
+      std::lock_guard<std::mutex> lk(mem_mu_);
+      if (auto it = verified_.find(key); it != verified_.end() && it->second.raw == raw->raw) rec = it->second;
+    }
+    if (!rec) {
+      auto r = ValidateIpnsRecord(raw->raw, name, 0);
+      if (r.ok()) {
+        rec = std::move(*r);
+        std::lock_guard<std::mutex> lk(mem_mu_);
+        if (verified_.size() >= 4096) verified_.clear();
+        verified_[key] = *rec;
+      } else {
+        spdlog::warn("ipns: cached record for {} does not verify, ignoring it: {}", name.ToString(), r.error().message);
+      }
+    }
+    if (rec) stored = RecordHit{std::move(*rec), raw->source, raw->received, false, false};
+  }
+  if (!pending) return stored;
+  if (!stored) return pending;
+  int c = CompareIpnsRecords(pending->record, stored->record);
+  if (c > 0 || (c == 0 && pending->received >= stored->received)) return pending;
+  return stored;
+}
+
+void NameSys::StoreRecordLater(const IpnsName& name, const RecordHit& hit) {
+  if (repo_->read_only()) return;
+  {
+    std::lock_guard<std::mutex> lk(mem_mu_);
+    auto& slot = pending_stores_[RecKey(name)];
+    if (!slot.second.record.raw.empty()) {
+      int c = CompareIpnsRecords(slot.second.record, hit.record);
+      if (c > 0 || (c == 0 && slot.second.received > hit.received)) return;
+    }
+    slot = {name, hit};
+  }
+  RefreshInBackground("flush-stores", [this] { FlushStores(); });
+}
+
+void NameSys::FlushStores() {
+  std::map<std::string, std::pair<IpnsName, RecordHit>> todo;
+  {
+    std::lock_guard<std::mutex> lk(mem_mu_);
+    todo = pending_stores_;
+  }
+  if (todo.empty()) return;
+  Status st = [&]() -> Status {
+    IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
+    for (const auto& [key, entry] : todo) {
+      IPFSKIT_TRY_STATUS(PutIfBetter(txn, entry.first, entry.second));
+    }
+    return txn.Commit();
+  }();
+  if (!st.ok()) spdlog::warn("ipns: could not cache {} record(s): {}", todo.size(), st.error().message);
+  // Entries replaced meanwhile stay for the next flush.
+  std::lock_guard<std::mutex> lk(mem_mu_);
+  for (const auto& [key, entry] : todo) {
+    auto it = pending_stores_.find(key);
+    if (it != pending_stores_.end() && it->second.second.record.raw == entry.second.record.raw &&
+        it->second.second.received == entry.second.received)
+      pending_stores_.erase(it);
+  }
+}
+
+Status NameSys::PutIfBetter(RepoTxn& txn, const IpnsName& name, const RecordHit& hit) {
+  std::string key = RecKey(name);
+  // Never backwards, across processes too: re-check what is stored in this write txn.
+  IPFSKIT_ASSIGN_OR_RETURN(auto cur, txn.Get(db_, AsBytes(key)));
+  if (cur) {
+    if (auto old = DecodeHit(*cur)) {
+      auto rec = ValidateIpnsRecord(old->raw, name, 0);
+      if (rec.ok()) {
+        int c = CompareIpnsRecords(*rec, hit.record);
+        if (c > 0 || (c == 0 && old->received >= hit.received)) return Status::Ok();
+      }
+    }
+  }
+  return txn.Put(db_, AsBytes(key), EncodeHit(hit));
 }
 
 std::optional<NameSys::RecordHit> NameSys::Cached(const IpnsName& name) { return LoadRecord(name); }
@@ -316,16 +391,7 @@ std::optional<NameSys::RecordHit> NameSys::Cached(const IpnsName& name) { return
 Status NameSys::StoreRecord(const IpnsName& name, const RecordHit& hit) {
   if (repo_->read_only()) return Status::Ok();
   IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
-  std::string key = RecKey(name);
-  // Never backwards, across processes too: re-check what is stored in this write txn.
-  IPFSKIT_ASSIGN_OR_RETURN(auto cur, txn.Get(db_, AsBytes(key)));
-  if (cur) {
-    if (auto old = DecodeHit(*cur)) {
-      auto rec = ValidateIpnsRecord(old->raw, name, 0);
-      if (rec.ok() && CompareIpnsRecords(*rec, hit.record) > 0) return Status::Ok();
-    }
-  }
-  IPFSKIT_TRY_STATUS(txn.Put(db_, AsBytes(key), EncodeHit(hit)));
+  IPFSKIT_TRY_STATUS(PutIfBetter(txn, name, hit));
   return txn.Commit();
 }
 
@@ -445,11 +511,12 @@ Result<NameSys::RecordHit> NameSys::FetchRecord(const IpnsName& name, const std:
         // The network has nothing newer: what we hold is confirmed, fresh again.
         RecordHit h = *held;
         h.received = NowUnixNanos();
-        (void)StoreRecord(name, h);
+        StoreRecordLater(name, h);
         return h;
       }
-      if (auto st = StoreRecord(name, best); !st.ok())
-        spdlog::warn("ipns: could not cache the record for {}: {}", id, st.error().message);
+      // Written behind the answer (an LMDB commit costs more than the lookup); LoadRecord sees
+      // it at once in this process.
+      StoreRecordLater(name, best);
       return best;
     }
     if (q->errors.empty() && q->pending == 0)

@@ -195,7 +195,11 @@ class NameSys : public std::enable_shared_from_this<NameSys> {
   };
   Result<RecordHit> FetchRecord(const IpnsName& name, const std::optional<RecordHit>& held);
   std::optional<RecordHit> LoadRecord(const IpnsName& name);
-  Status StoreRecord(const IpnsName& name, const RecordHit& hit);
+  Status StoreRecord(const IpnsName& name, const RecordHit& hit);  // now, in its own txn
+  // Queued and written by a worker, many in one txn; LoadRecord sees it at once.
+  void StoreRecordLater(const IpnsName& name, const RecordHit& hit);
+  void FlushStores();
+  Status PutIfBetter(RepoTxn& txn, const IpnsName& name, const RecordHit& hit);
   std::optional<DnsEntry> LoadDns(const std::string& domain);
   Status StoreDns(const std::string& domain, const DnsEntry& e);
   void DropDns(const std::string& domain);
@@ -213,6 +217,9 @@ class NameSys : public std::enable_shared_from_this<NameSys> {
   std::unique_ptr<Keystore> keystore_;
   std::unique_ptr<DnsResolverSet> dns_;
 
+  std::mutex mem_mu_;  // verified_, pending_stores_ (taken alone, never around other locks)
+  std::map<std::string, IpnsRecord> verified_;  // rec/ key -> the last record verified from LMDB
+  std::map<std::string, std::pair<IpnsName, RecordHit>> pending_stores_;
   mutable std::mutex stats_mu_;
   IpnsStats stats_;
 

@@ -55,12 +55,17 @@ int main(int argc, char** argv) {
     good2.Set(name, std::string(raw.begin(), raw.end()));
     names.push_back(name);
   }
-  auto run = [&](std::vector<std::string> routers, bool nocache) {
+  auto run = [&](std::vector<std::string> routers, bool nocache, int passes = 1) {
     IpnsSettings s;
     s.routers = std::move(routers);
     s.timeout_ms = 5000;
     auto ns = *NameSys::Open(repo, s);
     std::vector<double> ms;
+    for (int pass = 0; pass < passes; ++pass) {
+      if (pass + 1 < passes) {
+        for (const auto& name : names) (void)ns->Resolve(name.ToString());
+        continue;
+      }
     for (const auto& name : names) {
       auto t0 = Clock::now();
       auto r = ns->Resolve(name.ToString(), {.recursive = true, .nocache = nocache});
@@ -70,11 +75,15 @@ int main(int argc, char** argv) {
         std::exit(1);
       }
     }
+    }
     return Percentiles(ms);
   };
   nlohmann::json out;
   out["cold_one_router"] = run({good.url()}, true);
-  out["cached"] = run({good.url()}, false);  // the cold run filled the cache
+  // The cold run filled the cache. First resolution in a fresh process: LMDB read + signature
+  // check; then again in the same process (the verified record is remembered).
+  out["cached_first_in_process"] = run({good.url()}, false);
+  out["cached"] = run({good.url()}, false, 2);
   out["cold_three_sources_one_stalled"] = run({good.url(), stalled.url(), good2.url()}, true);
   {
     HttpClient http;
