@@ -31,7 +31,8 @@ install(FILES ${IPFSKIT_PKG_DIR}/ipfskit.bash DESTINATION share/bash-completion/
         RENAME ipfskit COMPONENT main)
 
 # lib/systemd under /usr on both Debian (merged /usr) and Fedora, so the file lists match.
-install(FILES ${IPFSKIT_PKG_SRC}/systemd/ipfskit.service DESTINATION lib/systemd/system COMPONENT main)
+install(FILES ${IPFSKIT_PKG_SRC}/systemd/ipfskit.service ${IPFSKIT_PKG_SRC}/systemd/ipfskit-republish.service
+              ${IPFSKIT_PKG_SRC}/systemd/ipfskit-republish.timer DESTINATION lib/systemd/system COMPONENT main)
 install(FILES ${IPFSKIT_PKG_SRC}/systemd/ipfskit.user.service DESTINATION lib/systemd/user
         RENAME ipfskit.service COMPONENT main)
 

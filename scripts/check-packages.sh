@@ -34,6 +34,7 @@ if diff -u "$tmp/deb.files" "$tmp/rpm.files"; then ok "deb and rpm hold the same
 else bad "file lists differ (- deb, + rpm)"; fi
 for f in /usr/bin/ipfskit /usr/share/man/man1/ipfskit.1.gz /usr/share/man/man5/ipfskit.conf.5.gz \
          /usr/share/bash-completion/completions/ipfskit /usr/lib/systemd/system/ipfskit.service \
+         /usr/lib/systemd/system/ipfskit-republish.service /usr/lib/systemd/system/ipfskit-republish.timer \
          /usr/lib/systemd/user/ipfskit.service /usr/sbin/mount.fuse.ipfskit /etc/ipfskit/config.json \
          /usr/share/doc/ipfskit/copyright /usr/share/doc/ipfskit/changelog.gz; do
   grep -qx "$f" "$tmp/deb.files" || bad "$f missing from the packages"
@@ -95,6 +96,8 @@ verify() {  # verify LABEL ARGS...
   else ok "systemd-analyze verify $label"; fi
 }
 verify "system ipfskit.service" verify --root="$root" "$root/usr/lib/systemd/system/ipfskit.service"
+verify "system ipfskit-republish.service and .timer" verify --root="$root" \
+  "$root/usr/lib/systemd/system/ipfskit-republish.service" "$root/usr/lib/systemd/system/ipfskit-republish.timer"
 # --user has no --root: check a copy that runs the packaged binary where it lies.
 mkdir -p "$tmp/user"
 sed "s|/usr/bin/ipfskit|$root/usr/bin/ipfskit|g" "$root/usr/lib/systemd/user/ipfskit.service" \

@@ -260,7 +260,8 @@ TEST_P(MfsAreaTest, RandomisedExerciserMatchesShadow) {
   for (auto& side : fds)
     for (int& fd : side) fd = -1;
   std::vector<uint8_t> buf(600000);
-  const int kOps = 3000;
+  // The own-name tree is the same MfsTree code behind another root: a shorter run there.
+  const int kOps = GetParam() == "ipns" ? 1000 : 3000;
   for (int op = 0; op < kOps; ++op) {
     int f = rng() % kFiles;
     int kind = rng() % 100;
