@@ -20,6 +20,8 @@ PKGS=(
   libspdlog-dev libsystemd-dev
   # /ipns: DNSLink lookups (c-ares) and the loopback DNS server the tests run (dnsmasq)
   libc-ares-dev dnsmasq-base
+  # ipfskit serve: the HTTP server (trustless gateway, pinning and embeddings APIs)
+  libmicrohttpd-dev
   # man pages, completion, packages and their checks
   help2man man-db bash-completion dpkg-dev rpm lintian systemd
   ca-certificates
