@@ -13,6 +13,8 @@
 //     per file, or exits 1 with the first error on stderr.
 //   node ipns.mjs name <keyfile>
 //     Prints the name of a libp2p PrivateKey protobuf.
+//   node ipns.mjs peerid <name>
+//     Prints the name (any spelling @libp2p/peer-id reads) as a base58btc PeerID (12D3KooW…).
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { createIPNSRecord, createIPNSRecordWithExpiration, marshalIPNSRecord, unmarshalIPNSRecord, multihashToIPNSRoutingKey } from 'ipns'
@@ -67,7 +69,8 @@ try {
   if (cmd === 'make') await make(rest)
   else if (cmd === 'validate') await validate(rest)
   else if (cmd === 'name') console.log(nameOf(privateKeyFromProtobuf(fs.readFileSync(rest[0]))))
-  else throw new Error('usage: ipns.mjs make|validate|name …')
+  else if (cmd === 'peerid') console.log(peerIdFromString(rest[0]).toString())
+  else throw new Error('usage: ipns.mjs make|validate|name|peerid …')
 } catch (err) {
   console.error(`${err.name}: ${err.message}`)
   process.exit(1)
