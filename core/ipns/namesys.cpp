@@ -596,7 +596,7 @@ Result<std::string> NameSys::ResolveDnslink(const std::string& domain, const Res
     if (!within_stale) stats_.expired_serves++;
     else if (stale) stats_.stale_serves++;
     else stats_.cache_hits++;
-    fill(*held, stale, !within_stale, "cache");
+    fill(*held, stale, !within_stale, "cache:dns");  // as records: "cache:" + where it came from
     return held->value;
   };
   if (settings_.offline) {

@@ -97,7 +97,8 @@ struct IpnsResolution {
   uint64_t sequence = 0;  // first hop, for records
   UnixNanos eol = 0;      // first hop, for records
   std::string validity;   // first hop's RFC 3339 EOL
-  std::string source;     // where the first hop came from: "cache", "routing:URL", "gateway:URL", ...
+  std::string source;     // where the first hop came from: "routing:URL", "gateway:URL", "dns:<resolver>",
+                          // "cache:<that>" for a record, "cache:dns" for a DNSLink value, ...
   bool stale = false;     // served past its TTL (a refresh may be running, or every source failed)
   bool expired = false;   // served past its EOL (serve_expired)
   UnixNanos received = 0; // when the first hop's value was received
