@@ -23,7 +23,8 @@
 //   sources are asked and waited for. When every source fails, the last verified value is served
 //   until its EOL (stale-if-error; DNSLink: for dns_max_stale), and after that only with
 //   serve_expired. Offline: the cache only, whatever its age (EOL and serve_expired still apply).
-//   A DNSLink domain that answers NXDOMAIN or has no dnslink TXT is gone: its entry is dropped.
+//   A DNSLink domain that answers NXDOMAIN, has no dnslink TXT or more than one is gone: its entry
+//   is dropped.
 //
 // Publishing signs a record with one of our keys (keystore.h) with Kubo's sequence rules (same
 // value keeps the sequence, a new value adds one, --sequence must be higher), stores it in the
