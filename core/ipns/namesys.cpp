@@ -663,7 +663,7 @@ Result<std::string> NameSys::ResolveDnslink(const std::string& domain, const Res
     if (!within_stale) stats_.expired_serves++;
     else if (stale) stats_.stale_serves++;
     else stats_.cache_hits++;
-    fill(*held, stale, !within_stale, "cache");
+    fill(*held, stale, !within_stale, "cache:dns");  // as records: "cache:" + where it came from
     return held->value;
   };
   if (settings_.offline) {
@@ -680,12 +680,14 @@ Result<std::string> NameSys::ResolveDnslink(const std::string& domain, const Res
         std::lock_guard<std::mutex> lk(self->stats_mu_);
         self->stats_.refreshes++;
       }
+      // No DNSLink, or a broken one (two records): the domain's answer, so the value goes.
+      const bool gone = !r.ok() && (r.error().code == Errc::kNotFound || r.error().code == Errc::kInvalidArgument);
       if (r.ok()) {
         (void)self->StoreDns(domain, *r);
-      } else if (r.error().code == Errc::kNotFound) {
+      } else if (gone) {
         self->DropDns(domain);
       }
-      if ((r.ok() && r->value != old) || (!r.ok() && r.error().code == Errc::kNotFound)) {
+      if ((r.ok() && r->value != old) || gone) {
         std::lock_guard<std::mutex> lk(self->change_mu_);
         if (self->on_change_) self->on_change_(domain);
       }
@@ -700,11 +702,10 @@ Result<std::string> NameSys::ResolveDnslink(const std::string& domain, const Res
     return fetched->value;
   }
   // The domain says it has no DNSLink (or a broken one): that is an answer, not an outage.
-  if (fetched.error().code == Errc::kNotFound) {
+  if (fetched.error().code == Errc::kNotFound || fetched.error().code == Errc::kInvalidArgument) {
     if (held) DropDns(domain);
     return fetched.take_error();
   }
-  if (fetched.error().code == Errc::kInvalidArgument) return fetched.take_error();
   if (usable) {
     spdlog::info("ipns: serving the last DNSLink value of {}: {}", domain, fetched.error().message);
     return serve(true);

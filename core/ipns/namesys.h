@@ -23,7 +23,8 @@
 //   sources are asked and waited for. When every source fails, the last verified value is served
 //   until its EOL (stale-if-error; DNSLink: for dns_max_stale), and after that only with
 //   serve_expired. Offline: the cache only, whatever its age (EOL and serve_expired still apply).
-//   A DNSLink domain that answers NXDOMAIN or has no dnslink TXT is gone: its entry is dropped.
+//   A DNSLink domain that answers NXDOMAIN, has no dnslink TXT or more than one is gone: its entry
+//   is dropped.
 //
 // Publishing signs a record with one of our keys (keystore.h) with Kubo's sequence rules (same
 // value keeps the sequence, a new value adds one, --sequence must be higher), stores it in the
@@ -97,7 +98,8 @@ struct IpnsResolution {
   uint64_t sequence = 0;  // first hop, for records
   UnixNanos eol = 0;      // first hop, for records
   std::string validity;   // first hop's RFC 3339 EOL
-  std::string source;     // where the first hop came from: "cache", "routing:URL", "gateway:URL", ...
+  std::string source;     // where the first hop came from: "routing:URL", "gateway:URL", "dns:<resolver>",
+                          // "cache:<that>" for a record, "cache:dns" for a DNSLink value, ...
   bool stale = false;     // served past its TTL (a refresh may be running, or every source failed)
   bool expired = false;   // served past its EOL (serve_expired)
   UnixNanos received = 0; // when the first hop's value was received
