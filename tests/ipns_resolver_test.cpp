@@ -156,7 +156,9 @@ TEST_P(IpnsLyingSourceTest, NeverServesAWrongValueAndNeverHangs) {
     auto res = ns->Resolve(k.name.ToString());
     EXPECT_LT(Clock::now() - t0, 2500ms) << lie.what;
     ASSERT_FALSE(res.ok()) << lie.what << " gave " << res->path;
-    if (*lie.reason) EXPECT_EQ(ns->Stats().rejected[lie.reason], 1u) << lie.what;
+    if (*lie.reason) {
+      EXPECT_EQ(ns->Stats().rejected[lie.reason], 1u) << lie.what;
+    }
   }
   Router honest;
   honest.Set(k.name, k.Record(CidPath(7), 1));
