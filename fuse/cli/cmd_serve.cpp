@@ -27,6 +27,15 @@ void RunServe(Context& ctx, const ServeFlags& f) {
                     " is not a loopback address: anyone who can reach it could read through this node; "
                     "pass --allow-remote to serve it anyway");
 
+  // SIGINT/SIGTERM are blocked before any thread starts (the source chain's, the name system's
+  // and the server's threads inherit the mask), then taken below with sigwait.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
   auto repo = ctx.OpenRepo();
   if (!repo.ok()) return ctx.Fail(repo.error());
   auto cfg = ctx.LoadConfiguration();
@@ -37,15 +46,6 @@ void RunServe(Context& ctx, const ServeFlags& f) {
   if (!chain.ok()) return ctx.Fail(chain.error());
   auto names = ctx.Names();
   if (!names.ok()) return ctx.Fail(names.error());
-
-  // SIGINT/SIGTERM are blocked before any thread starts (the server's threads inherit the mask),
-  // then taken here with sigwait.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
 
   GatewayHandler gateway(*chain, *names);
   HttpServerOptions so;
