@@ -549,8 +549,8 @@ TEST_F(ServeTest, TwoHundredKeepAliveConnections) {
   for (int i = 0; i < kConns; i++) {
     threads.emplace_back([&, i] {
       int fd = Connect(server_->port());
-      if (fd < 0) return;
       connected++;
+      if (fd < 0) return;
       while (connected < kConns) std::this_thread::sleep_for(5ms);  // all open at once
       bool good = true;
       for (int k = 0; k < 3 && good; k++) {  // three requests on one connection
