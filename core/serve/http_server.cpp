@@ -231,8 +231,20 @@ void HttpServer::Watchdog() {
 
 int HttpServer::OnRequest(MHD_Connection* c, const char* url, const char* method, const char*,
                           size_t* upload_size, void** con_cls) {
+  ServerRequest req;
+  req.method = method ? method : "";
+  req.path = url ? url : "";
+  std::pair<std::map<std::string, std::string>*, bool> h{&req.headers, true};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, &CollectKv, &h);
+  const std::string& clen = req.Header("content-length");
+  const bool has_body = (!clen.empty() && clen != "0") || !req.Header("transfer-encoding").empty();
+
+  ServerResponse resp;
   if (*con_cls == nullptr) {
-    // First call: the headers are complete.
+    // First call: the headers are complete. A response queued now would make MHD close the
+    // connection (it cannot know what of the request is left to read), so a GET or HEAD is
+    // answered on the next call, once MHD knows the request is complete; a request with a body
+    // is refused now, closing the connection, so the body is never read.
     {
       std::lock_guard<std::mutex> lock(conns_mu_);
       auto it = conns_.find(c);
@@ -240,32 +252,19 @@ int HttpServer::OnRequest(MHD_Connection* c, const char* url, const char* method
     }
     *con_cls = this;
     requests_.fetch_add(1, std::memory_order_relaxed);
+    if (!has_body) return 1;
+    resp = ServerResponse::Text(413, "a GET or HEAD request takes no body");
   } else if (*upload_size > 0) {
-    // A body we did not ask for: drop it (the response below is already queued).
-    *upload_size = 0;
+    *upload_size = 0;  // not reached: a request with a body was answered on the first call
     return 1;
-  } else {
-    return 1;  // end of a body after the response was queued
-  }
-
-  ServerRequest req;
-  req.method = method ? method : "";
-  req.path = url ? url : "";
-  std::pair<std::map<std::string, std::string>*, bool> q{&req.query, false};
-  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &CollectKv, &q);
-  std::pair<std::map<std::string, std::string>*, bool> h{&req.headers, true};
-  MHD_get_connection_values(c, MHD_HEADER_KIND, &CollectKv, &h);
-
-  ServerResponse resp;
-  const std::string& clen = req.Header("content-length");
-  if (req.method != "GET" && req.method != "HEAD") {
+  } else if (req.method != "GET" && req.method != "HEAD") {
     resp = ServerResponse::Text(405, "method not allowed");
     resp.With("Allow", "GET, HEAD");
-  } else if ((!clen.empty() && clen != "0") || !req.Header("transfer-encoding").empty()) {
-    resp = ServerResponse::Text(413, "a GET or HEAD request takes no body");
   } else if (stopping()) {
     resp = ServerResponse::Text(503, "server is stopping");
   } else {
+    std::pair<std::map<std::string, std::string>*, bool> q{&req.query, false};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &CollectKv, &q);
     try {
       resp = handler_(req);
     } catch (const std::exception& e) {
