@@ -110,6 +110,7 @@ void RegisterInferCommand(CLI::App& app, Context& ctx);   // infer
 void RegisterFilesCommands(CLI::App& app, Context& ctx);  // files (MFS)
 void RegisterKeyCommands(CLI::App& app, Context& ctx);    // key gen|list|rm|rename|export|import
 void RegisterNameCommands(CLI::App& app, Context& ctx);   // name publish|resolve|inspect|get|put|republish
+void RegisterServeCommand(CLI::App& app, Context& ctx);   // serve (trustless gateway)
 void RegisterHelpCommands(CLI::App& app, Context& ctx);   // help-config, help-all, completion
 
 }  // namespace ipfskit::cli

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   RegisterFilesCommands(app, ctx);
   RegisterKeyCommands(app, ctx);
   RegisterNameCommands(app, ctx);
+  RegisterServeCommand(app, ctx);
   RegisterHelpCommands(app, ctx);
 
   std::vector<std::string> args(argv, argv + argc);

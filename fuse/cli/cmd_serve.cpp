@@ -1,0 +1,84 @@
+// serve: the trustless HTTP gateway (core/serve) over this node's repo, cache and sources.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "core/serve/gateway_handler.h"
+#include "core/serve/http_server.h"
+#include "core/source/make_source_chain.h"
+#include "fuse/cli/cli.h"
+
+namespace ipfskit::cli {
+
+namespace {
+
+struct ServeFlags {
+  std::string listen = "127.0.0.1:8080";
+  bool local_only = false;
+  bool allow_remote = false;
+};
+
+void RunServe(Context& ctx, const ServeFlags& f) {
+  auto addr = ParseListenAddress(f.listen);
+  if (!addr.ok()) return ctx.Fail(addr.error());
+  if (!IsLoopbackHost(addr->first) && !f.allow_remote)
+    return ctx.Fail("--listen " + f.listen +
+                    " is not a loopback address: anyone who can reach it could read through this node; "
+                    "pass --allow-remote to serve it anyway");
+
+  // SIGINT/SIGTERM are blocked before any thread starts (the source chain's, the name system's
+  // and the server's threads inherit the mask), then taken below with sigwait.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto repo = ctx.OpenRepo();
+  if (!repo.ok()) return ctx.Fail(repo.error());
+  auto cfg = ctx.LoadConfiguration();
+  if (!cfg.ok()) return ctx.Fail(cfg.error());
+  // --local-only: blocks from the repo and the cache only (names may still be resolved).
+  if (f.local_only) cfg->offline = true;
+  auto chain = MakeSourceChain(*cfg, *repo);
+  if (!chain.ok()) return ctx.Fail(chain.error());
+  auto names = ctx.Names();
+  if (!names.ok()) return ctx.Fail(names.error());
+
+  GatewayHandler gateway(*chain, *names);
+  HttpServerOptions so;
+  so.host = addr->first;
+  so.port = addr->second;
+  HttpServer server(so, gateway.AsHandler());
+  if (Status st = server.Start(); !st.ok()) return ctx.Fail(st.error());
+  if (ctx.global.json) {
+    nlohmann::json j = {{"Gateway", "http://" + server.address()}, {"Address", server.address()}};
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::cout << "Gateway server listening on http://" << server.address() << std::endl;
+  }
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  server.Stop();
+  if (!ctx.global.json) std::cerr << "Received " << (sig == SIGINT ? "interrupt" : "terminate") << " signal, shut down.\n";
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, Context& ctx) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* serve = app.add_subcommand("serve", "Serve this node's blocks as an HTTP trustless gateway.");
+  serve->footer(
+      "GET|HEAD /ipfs/<cid>[/path]?format=raw|car (dag-scope, entity-bytes, dups) and\n"
+      "/ipns/<name>?format=ipns-record, as the trustless gateway spec says. Blocks the repo and\n"
+      "cache lack are fetched through the configured sources unless --offline or --local-only.\n"
+      "Runs until SIGINT or SIGTERM.");
+  serve->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_flag("--local-only", flags->local_only, "Serve only blocks in the repo and cache");
+  serve->add_flag("--allow-remote", flags->allow_remote, "Allow a non-loopback --listen address");
+  serve->callback([&ctx, flags] { RunServe(ctx, *flags); });
+}
+
+}  // namespace ipfskit::cli
