@@ -62,26 +62,7 @@ PY
 for root in "$BIG" "$SMALL"; do "$BIN" "${SRC[@]}" dag export "$root" | python3 "$W/car_split.py" "$W/www/blocks"; done
 rm -rf "$W/src-repo"
 
-# nginx, as in tests/fakes/nginx.h, with the usual production file-serving settings.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$W/nginx/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-pid $W/nginx/nginx.pid; error_log $W/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
-  client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
-  fastcgi_temp_path $W/nginx/tmp/fastcgi; uwsgi_temp_path $W/nginx/tmp/uwsgi; scgi_temp_path $W/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:$PORT;
-    root $W/www;
-    location ~ ^/ipfs/(?<cid>[A-Za-z0-9]+)\$ { default_type application/vnd.ipld.raw; try_files /blocks/\$cid =404; }
-  }
-}
-EOF
-"$NGINX" -c "$W/nginx/nginx.conf" -p "$W/nginx/" &
-NGINX_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
+start_block_nginx "$W"
 URL="http://127.0.0.1:$PORT"
 
 fresh_mount() {  # a fresh, empty repo mounted with the gateway

@@ -44,3 +44,30 @@ drop_caches() {
   sync
   echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo "(could not drop the page cache: not root?)" >&2
 }
+
+# start_block_nginx W: nginx (as tests/fakes/nginx.h, with the usual production file-serving
+# settings) serving W/www/blocks/<cid> at /ipfs/<cid> on a free loopback port. Sets PORT and
+# NGINX_PID (the caller's cleanup kills it) and returns once nginx answers.
+start_block_nginx() {
+  local w=$1
+  mkdir -p "$w/nginx/tmp"
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat > "$w/nginx/nginx.conf" <<EOF
+daemon off; master_process off; worker_processes 1;
+pid $w/nginx/nginx.pid; error_log $w/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path $w/nginx/tmp/body; proxy_temp_path $w/nginx/tmp/proxy;
+  fastcgi_temp_path $w/nginx/tmp/fastcgi; uwsgi_temp_path $w/nginx/tmp/uwsgi; scgi_temp_path $w/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$PORT;
+    root $w/www;
+    location ~ ^/ipfs/(?<cid>[A-Za-z0-9]+)\$ { default_type application/vnd.ipld.raw; try_files /blocks/\$cid =404; }
+  }
+}
+EOF
+  "${NGINX:-/usr/sbin/nginx}" -c "$w/nginx/nginx.conf" -p "$w/nginx/" &
+  NGINX_PID=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
+}

@@ -7,6 +7,7 @@
 # Prints MiB/s, requests/s and the ratios; writes nothing else (no BENCHMARKS.md section yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/bench-lib.sh
 BUILD_DIR=${IPFSKIT_BUILD_DIR:-build}
 if [ -z "${SKIP_BUILD:-}" ]; then cmake --build "$BUILD_DIR" --target ipfskit >&2; fi
 BIN="$PWD/$BUILD_DIR/fuse/ipfskit"
@@ -49,24 +50,7 @@ while pos < len(data):
     pos = end' "$W/www/blocks"
 mapfile -t BLOCKS < <(ls "$W/www/blocks")
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$W/nginx/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-pid $W/nginx/nginx.pid; error_log $W/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
-  client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
-  fastcgi_temp_path $W/nginx/tmp/fastcgi; uwsgi_temp_path $W/nginx/tmp/uwsgi; scgi_temp_path $W/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:$PORT;
-    root $W/www;
-    location ~ ^/ipfs/(?<cid>[A-Za-z0-9]+)\$ { default_type application/vnd.ipld.raw; try_files /blocks/\$cid =404; }
-  }
-}
-EOF
-"$NGINX" -c "$W/nginx/nginx.conf" -p "$W/nginx/" &
-NGINX_PID=$!
+start_block_nginx "$W"
 NGX="http://127.0.0.1:$PORT"
 "$BIN" "${SRC[@]}" serve --listen 127.0.0.1:0 > "$W/serve.out" 2>&1 &
 SERVE_PID=$!
