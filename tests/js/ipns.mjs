@@ -15,6 +15,7 @@
 //     Prints the name of a libp2p PrivateKey protobuf.
 //   node ipns.mjs peerid <name>
 //     Prints the name (any spelling @libp2p/peer-id reads) as a base58btc PeerID (12D3KooW…).
+import './webcrypto.mjs'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { createIPNSRecord, createIPNSRecordWithExpiration, marshalIPNSRecord, unmarshalIPNSRecord, multihashToIPNSRoutingKey } from 'ipns'
