@@ -18,21 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Xattr(const std::string& path, const char* name) {
-  char buf[512];
-  ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
-  if (n < 0) return std::string("error: ") + std::strerror(errno);
-  return std::string(buf, n);
-}
-
-bool Eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 10s) {
-  for (auto until = std::chrono::steady_clock::now() + limit; !ok();) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
-}
-
 class DnslinkMountTest : public MountFixture {
  protected:
   void WriteConfig(const std::string& json) { std::ofstream(repo_ + "/config.json") << json; }

@@ -22,13 +22,6 @@ namespace {
 
 const char* const kTypes[] = {"ed25519", "rsa", "secp256k1"};
 
-std::string Xattr(const std::string& path, const char* name) {
-  char buf[512];
-  ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
-  if (n < 0) return std::string("error: ") + std::strerror(errno);
-  return std::string(buf, n);
-}
-
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;

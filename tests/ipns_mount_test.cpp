@@ -25,22 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 constexpr int64_t kSec = 1000000000;
 
-std::string Xattr(const std::string& path, const char* name) {
-  char buf[512];
-  ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
-  if (n < 0) return std::string("error: ") + std::strerror(errno);
-  return std::string(buf, n);
-}
-
-bool Eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 10s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!ok()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 struct TestKey {
   PrivateKey priv = *PrivateKey::Generate(KeyType::kEd25519);
   IpnsName name = IpnsName::FromPublicKey(priv.Public());

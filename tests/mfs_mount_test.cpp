@@ -26,13 +26,6 @@ namespace {
 
 namespace fsys = std::filesystem;
 
-std::string Xattr(const std::string& path, const char* name) {
-  char buf[256];
-  ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
-  if (n < 0) return std::string("error: ") + std::strerror(errno);
-  return std::string(buf, n);
-}
-
 class MfsMountTest : public MountFixture {
  protected:
   void SetUp() override {

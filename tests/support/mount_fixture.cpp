@@ -1,9 +1,11 @@
 #include "tests/support/mount_fixture.h"
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -19,6 +21,22 @@ std::string ShOk(const std::string& cmd) {
   EXPECT_EQ(rc, 0) << cmd << "\n" << out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
+}
+
+std::string Xattr(const std::string& path, const char* name) {
+  char buf[4096];
+  ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
+  if (n < 0) return std::string("error: ") + std::strerror(errno);
+  return std::string(buf, n);
+}
+
+bool Eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!ok()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 void WriteRandomFile(const std::string& path, size_t size, uint32_t seed) {

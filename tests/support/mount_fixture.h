@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <string>
 
 #include "tests/support/paths.h"
@@ -29,6 +31,12 @@ class MountFixture : public ::testing::Test {
 
   std::string tmp_, repo_, mnt_, data_;
 };
+
+// The value of extended attribute `name` of `path`, or "error: <strerror>" (a failed lookup is
+// a value the tests compare, not an exception).
+std::string Xattr(const std::string& path, const char* name);
+// Polls `ok` every 50 ms until it holds (true) or `limit` passes (false).
+bool Eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 // Writes `size` deterministic pseudo-random bytes.
 void WriteRandomFile(const std::string& path, size_t size, uint32_t seed);
