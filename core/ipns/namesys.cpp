@@ -556,16 +556,15 @@ Result<NameSys::RecordHit> NameSys::ResolveRecord(const IpnsName& name, const Re
     // Stale: answer now, refresh behind.
     // Workers are joined before the NameSys is torn down, so `this` outlives the task.
     RefreshInBackground(RecKey(name), [this, name] {
-      NameSys* self = this;
-      auto before = self->LoadRecord(name);
-      auto r = self->FetchRecord(name, before);
+      auto before = LoadRecord(name);
+      auto r = FetchRecord(name, before);
       {
-        std::lock_guard<std::mutex> lk(self->stats_mu_);
-        self->stats_.refreshes++;
+        std::lock_guard<std::mutex> lk(stats_mu_);
+        stats_.refreshes++;
       }
       if (r.ok() && before && r->record.value != before->record.value) {
-        std::lock_guard<std::mutex> lk(self->change_mu_);
-        if (self->on_change_) self->on_change_(name.ToString());
+        std::lock_guard<std::mutex> lk(change_mu_);
+        if (on_change_) on_change_(name.ToString());
       }
     });
     return serve_held(true);
@@ -674,22 +673,21 @@ Result<std::string> NameSys::ResolveDnslink(const std::string& domain, const Res
     if (now < held->received + ttl) return serve(false);
     std::string old = held->value;
     RefreshInBackground(DnsKey(domain), [this, domain, old] {
-      NameSys* self = this;
-      auto r = self->FetchDns(domain);
+      auto r = FetchDns(domain);
       {
-        std::lock_guard<std::mutex> lk(self->stats_mu_);
-        self->stats_.refreshes++;
+        std::lock_guard<std::mutex> lk(stats_mu_);
+        stats_.refreshes++;
       }
       // No DNSLink, or a broken one (two records): the domain's answer, so the value goes.
       const bool gone = !r.ok() && (r.error().code == Errc::kNotFound || r.error().code == Errc::kInvalidArgument);
       if (r.ok()) {
-        (void)self->StoreDns(domain, *r);
+        (void)StoreDns(domain, *r);
       } else if (gone) {
-        self->DropDns(domain);
+        DropDns(domain);
       }
       if ((r.ok() && r->value != old) || gone) {
-        std::lock_guard<std::mutex> lk(self->change_mu_);
-        if (self->on_change_) self->on_change_(domain);
+        std::lock_guard<std::mutex> lk(change_mu_);
+        if (on_change_) on_change_(domain);
       }
     });
     return serve(true);
