@@ -628,6 +628,51 @@ TEST_F(ServeTest, StopCompletesWithAStalledStream) {
   ::close(fd);
 }
 
+// Request bodies (the API server's POSTs) and the router, with a handler that echoes.
+TEST(HttpServerBodies, BoundedBodiesMethodsAndRoutes) {
+  PrefixRouter router;
+  router.Add("/echo", [](const ServerRequest& r) { return ServerResponse::Text(200, r.method + ":" + r.body); });
+  router.Add("/echo/deeper", [](const ServerRequest&) { return ServerResponse::Text(200, "deeper"); });
+  HttpServerOptions so;
+  so.port = 0;
+  so.max_body = 1000;
+  so.methods = {"GET", "POST"};
+  HttpServer server(so, router);
+  ASSERT_TRUE(server.Start().ok());
+  auto ask = [&](const std::string& raw, std::string* body) {
+    int fd = Connect(server.port());
+    EXPECT_GE(fd, 0);
+    EXPECT_TRUE(SendAll(fd, raw));
+    int code = ReadResponse(fd, body);
+    ::close(fd);
+    return code;
+  };
+  std::string body;
+  EXPECT_EQ(ask("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", &body), 200);
+  EXPECT_EQ(body, "POST:hello\n");
+  EXPECT_EQ(ask("POST /echo/deeper/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", &body), 200);
+  EXPECT_EQ(body, "deeper\n");
+  EXPECT_EQ(ask("GET /echoes HTTP/1.1\r\nHost: x\r\n\r\n", &body), 404);
+  // Over the limit, declared: refused before the body is read.
+  EXPECT_EQ(ask("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", &body), 413);
+  // Over the limit, chunked: read to its end and dropped.
+  std::string chunked = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; i++) chunked += "190\r\n" + std::string(400, 'a') + "\r\n";
+  chunked += "0\r\n\r\n";
+  EXPECT_EQ(ask(chunked, &body), 413);
+  EXPECT_EQ(ask("DELETE /echo HTTP/1.1\r\nHost: x\r\n\r\n", &body), 405);
+  // Two requests with bodies on one keep-alive connection.
+  int fd = Connect(server.port());
+  ASSERT_GE(fd, 0);
+  for (std::string w : {"one", "second"}) {
+    ASSERT_TRUE(SendAll(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(w.size()) +
+                                "\r\n\r\n" + w));
+    EXPECT_EQ(ReadResponse(fd, &body), 200);
+    EXPECT_EQ(body, "POST:" + w + "\n");
+  }
+  ::close(fd);
+}
+
 // --- the command ---------------------------------------------------------------------------
 
 TEST(ServeCli, ServesTheRepoAndStopsOnSigterm) {

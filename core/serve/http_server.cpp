@@ -32,6 +32,12 @@ struct HttpServer::Conn {
   bool cut = false;
 };
 
+// A request between its first and last access callback: the body collected so far.
+struct HttpServer::Pending {
+  std::string body;
+  bool too_big = false;
+};
+
 // A streamed body: owned by the MHD response, freed by MHD (FreeStream) once it is done with it.
 struct HttpServer::Stream {
   HttpServer* server;
@@ -57,6 +63,22 @@ ServerResponse ServerResponse::Text(int status, std::string text) {
   if (r.body.empty() || r.body.back() != '\n') r.body += '\n';
   r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
   return r;
+}
+
+PrefixRouter& PrefixRouter::Add(std::string prefix, ServerHandler handler) {
+  routes_.emplace_back(std::move(prefix), std::move(handler));
+  std::stable_sort(routes_.begin(), routes_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  return *this;
+}
+
+ServerResponse PrefixRouter::operator()(const ServerRequest& req) const {
+  for (const auto& [prefix, handler] : routes_) {
+    if (req.path.compare(0, prefix.size(), prefix) != 0) continue;
+    if (req.path.size() == prefix.size() || prefix.back() == '/' || req.path[prefix.size()] == '/')
+      return handler(req);
+  }
+  return ServerResponse::Text(404, "no such endpoint: " + req.path);
 }
 
 // --- C callbacks -------------------------------------------------------------------------------
@@ -202,6 +224,8 @@ void HttpServer::OnConnection(MHD_Connection* c, void**, bool started) {
 }
 
 void HttpServer::OnCompleted(MHD_Connection* c, void** con_cls) {
+  delete static_cast<Pending*>(*con_cls);
+  *con_cls = nullptr;
   std::lock_guard<std::mutex> lock(conns_mu_);
   auto it = conns_.find(c);
   if (it == conns_.end()) return;
@@ -229,7 +253,7 @@ void HttpServer::Watchdog() {
   }
 }
 
-int HttpServer::OnRequest(MHD_Connection* c, const char* url, const char* method, const char*,
+int HttpServer::OnRequest(MHD_Connection* c, const char* url, const char* method, const char* upload_data,
                           size_t* upload_size, void** con_cls) {
   ServerRequest req;
   req.method = method ? method : "";
@@ -238,31 +262,55 @@ int HttpServer::OnRequest(MHD_Connection* c, const char* url, const char* method
   MHD_get_connection_values(c, MHD_HEADER_KIND, &CollectKv, &h);
   const std::string& clen = req.Header("content-length");
   const bool has_body = (!clen.empty() && clen != "0") || !req.Header("transfer-encoding").empty();
+  uint64_t declared = 0;
+  if (!clen.empty()) {
+    try {
+      declared = std::stoull(clen);
+    } catch (const std::exception&) {
+      declared = UINT64_MAX;
+    }
+  }
 
   ServerResponse resp;
   if (*con_cls == nullptr) {
-    // First call: the headers are complete. A response queued now would make MHD close the
-    // connection (it cannot know what of the request is left to read), so a GET or HEAD is
-    // answered on the next call, once MHD knows the request is complete; a request with a body
-    // is refused now, closing the connection, so the body is never read.
+    // First call: the headers are complete. A response queued now makes MHD close the
+    // connection (it cannot know what of the request is left to read), so a request is answered
+    // on the last call, once MHD knows it is complete; a body that is refused outright (none
+    // allowed, or a declared length over the limit) is refused now, so it is never read.
     {
       std::lock_guard<std::mutex> lock(conns_mu_);
       auto it = conns_.find(c);
       if (it != conns_.end()) it->second->in_request = true;
     }
-    *con_cls = this;
+    *con_cls = new Pending;
     requests_.fetch_add(1, std::memory_order_relaxed);
     if (!has_body) return 1;
-    resp = ServerResponse::Text(413, "a GET or HEAD request takes no body");
+    if (options_.max_body == 0) {
+      resp = ServerResponse::Text(413, "this request takes no body");
+    } else if (declared > options_.max_body) {
+      resp = ServerResponse::Text(413, "request body over " + std::to_string(options_.max_body) + " bytes");
+    } else {
+      return 1;
+    }
   } else if (*upload_size > 0) {
-    *upload_size = 0;  // not reached: a request with a body was answered on the first call
+    auto* p = static_cast<Pending*>(*con_cls);
+    if (!p->too_big && p->body.size() + *upload_size <= options_.max_body)
+      p->body.append(upload_data, *upload_size);
+    else
+      p->too_big = true, p->body.clear();
+    *upload_size = 0;
     return 1;
-  } else if (req.method != "GET" && req.method != "HEAD") {
+  } else if (static_cast<Pending*>(*con_cls)->too_big) {
+    resp = ServerResponse::Text(413, "request body over " + std::to_string(options_.max_body) + " bytes");
+  } else if (std::find(options_.methods.begin(), options_.methods.end(), req.method) == options_.methods.end()) {
     resp = ServerResponse::Text(405, "method not allowed");
-    resp.With("Allow", "GET, HEAD");
+    std::string allow;
+    for (const auto& m : options_.methods) allow += (allow.empty() ? "" : ", ") + m;
+    resp.With("Allow", allow);
   } else if (stopping()) {
     resp = ServerResponse::Text(503, "server is stopping");
   } else {
+    req.body = std::move(static_cast<Pending*>(*con_cls)->body);
     std::pair<std::map<std::string, std::string>*, bool> q{&req.query, false};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &CollectKv, &q);
     try {

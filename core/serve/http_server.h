@@ -7,9 +7,11 @@
 // thread. Connections are capped (max_connections); past the cap new ones are refused at
 // accept. A watchdog thread enforces the header deadline (below).
 //
-// Contract of a Handler: called on the connection's thread once the request headers are in (the
-// body of a GET/HEAD is never read; a request with a body is answered 413 before the handler is
-// called). It must not throw (an exception becomes a 500). It returns an ServerResponse, either
+// Contract of a Handler: called on the connection's thread once the whole request is in: the
+// headers and, when max_body > 0, a body of at most max_body bytes (ServerRequest::body). With
+// max_body == 0 a request with a body is answered 413 before the handler is called and the body
+// is never read; a declared Content-Length over max_body likewise; a chunked body that grows past
+// it is read to its end and dropped, then answered 413. A method not in `methods` gets 405. It must not throw (an exception becomes a 500). It returns an ServerResponse, either
 // with a small body in memory or with a BodyReader that streams the body: the server calls it
 // on the same connection thread, as the client takes bytes, until it returns 0 (end) or an
 // error (the connection is cut, so the client sees a truncated body, never a clean end). The
@@ -69,6 +71,8 @@ struct HttpServerOptions {
   size_t memory_limit = 64 << 10;   // per-connection pool: request line + headers + write buffer
   size_t stream_block = 256 << 10;  // buffer size of a streamed body
   size_t thread_stack = 1 << 20;
+  size_t max_body = 0;  // request bodies; 0: none accepted
+  std::vector<std::string> methods = {"GET", "HEAD"};
 };
 
 struct ServerRequest {
@@ -76,6 +80,7 @@ struct ServerRequest {
   std::string path;    // percent-decoded path, without the query
   std::map<std::string, std::string> query;    // decoded query arguments (last one wins)
   std::map<std::string, std::string> headers;  // header names lower-cased
+  std::string body;                            // at most HttpServerOptions::max_body bytes
 
   // A header's value, or "" when absent.
   const std::string& Header(const std::string& lower_name) const;
@@ -105,6 +110,19 @@ struct ServerResponse {
 
 using ServerHandler = std::function<ServerResponse(const ServerRequest&)>;
 
+// Dispatches on the path: the handler of the longest prefix that matches at a segment boundary
+// ("/pins" matches "/pins" and "/pins/x", not "/pinsx"); 404 when none does. Built before the
+// server starts, read-only after, so any number of threads may call it.
+class PrefixRouter {
+ public:
+  PrefixRouter& Add(std::string prefix, ServerHandler handler);
+  ServerResponse operator()(const ServerRequest& req) const;
+  bool empty() const { return routes_.empty(); }
+
+ private:
+  std::vector<std::pair<std::string, ServerHandler>> routes_;  // longest prefix first
+};
+
 struct HttpServerStats {
   uint64_t connections = 0;       // accepted in total
   uint64_t open_connections = 0;  // now
@@ -133,6 +151,7 @@ class HttpServer {
   // Internal (called from MHD's C callbacks).
   struct Conn;
   struct Stream;
+  struct Pending;
   int OnRequest(MHD_Connection* c, const char* url, const char* method, const char* upload_data,
                 size_t* upload_size, void** con_cls);
   void OnConnection(MHD_Connection* c, void** socket_context, bool started);

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "core/serve/gateway_handler.h"
 #include "core/serve/http_server.h"
@@ -15,6 +17,7 @@ namespace {
 
 struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
+  std::string api;  // empty: no API listener
   bool local_only = false;
   bool allow_remote = false;
 };
@@ -26,6 +29,14 @@ void RunServe(Context& ctx, const ServeFlags& f) {
     return ctx.Fail("--listen " + f.listen +
                     " is not a loopback address: anyone who can reach it could read through this node; "
                     "pass --allow-remote to serve it anyway");
+  std::optional<std::pair<std::string, uint16_t>> api_addr;
+  if (!f.api.empty()) {
+    auto a = ParseListenAddress(f.api);
+    if (!a.ok()) return ctx.Fail(a.error());
+    if (!IsLoopbackHost(a->first) && !f.allow_remote)
+      return ctx.Fail("--api " + f.api + " is not a loopback address; pass --allow-remote to serve it anyway");
+    api_addr = *a;
+  }
 
   // SIGINT/SIGTERM are blocked before any thread starts (the source chain's, the name system's
   // and the server's threads inherit the mask), then taken below with sigwait.
@@ -53,14 +64,30 @@ void RunServe(Context& ctx, const ServeFlags& f) {
   so.port = addr->second;
   HttpServer server(so, gateway.AsHandler());
   if (Status st = server.Start(); !st.ok()) return ctx.Fail(st.error());
+
+  // The API listener: the Pinning Services API and the embeddings API, which take POST bodies.
+  PrefixRouter api;  // routes go in before the server is made: it keeps a copy
+  std::unique_ptr<HttpServer> api_server;
+  if (api_addr) {
+    HttpServerOptions ao;
+    ao.host = api_addr->first;
+    ao.port = api_addr->second;
+    ao.max_body = 4 << 20;
+    ao.methods = {"GET", "HEAD", "POST", "DELETE"};
+    api_server = std::make_unique<HttpServer>(ao, api);
+    if (Status st = api_server->Start(); !st.ok()) return ctx.Fail(st.error());
+  }
   if (ctx.global.json) {
     nlohmann::json j = {{"Gateway", "http://" + server.address()}, {"Address", server.address()}};
+    if (api_server) j["API"] = "http://" + api_server->address();
     std::cout << j.dump() << std::endl;
   } else {
     std::cout << "Gateway server listening on http://" << server.address() << std::endl;
+    if (api_server) std::cout << "API server listening on http://" << api_server->address() << std::endl;
   }
   int sig = 0;
   sigwait(&sigs, &sig);
+  if (api_server) api_server->Stop();
   server.Stop();
   if (!ctx.global.json) std::cerr << "Received " << (sig == SIGINT ? "interrupt" : "terminate") << " signal, shut down.\n";
 }
@@ -76,6 +103,7 @@ void RegisterServeCommand(CLI::App& app, Context& ctx) {
       "cache lack are fetched through the configured sources unless --offline or --local-only.\n"
       "Runs until SIGINT or SIGTERM.");
   serve->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--api", flags->api, "HOST:PORT for the pinning and embeddings APIs (default: none)");
   serve->add_flag("--local-only", flags->local_only, "Serve only blocks in the repo and cache");
   serve->add_flag("--allow-remote", flags->allow_remote, "Allow a non-loopback --listen address");
   serve->callback([&ctx, flags] { RunServe(ctx, *flags); });
