@@ -26,6 +26,8 @@
 #include "core/config/config.h"
 #include "core/infer/unixfs_model_files.h"
 #include "core/reader/unixfs_reader.h"
+#include "core/serve/gateway_handler.h"
+#include "core/serve/http_server.h"
 #include "core/source/make_source_chain.h"
 #include "core/store/repo.h"
 #include "core/util/log.h"
@@ -483,6 +485,36 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
     }
   } ipns_closer{ipns_area, *namesys};
 
+  // -o serve: the gateway over this mount's chain and names. Started before the FUSE mount so a
+  // bad address fails the start; stopped (its streams cut) before the names shut down.
+  std::unique_ptr<GatewayHandler> gateway;
+  std::unique_ptr<HttpServer> server;
+  if (!o.serve.empty()) {
+    IPFSKIT_ASSIGN_OR_RETURN(auto addr, ParseListenAddress(o.serve));
+    if (!IsLoopbackHost(addr.first) && !o.serve_remote)
+      return MakeError(Errc::kInvalidArgument, "serve=" + o.serve +
+                                                   " is not a loopback address; add -o serve_remote to serve it anyway");
+    gateway = std::make_unique<GatewayHandler>(*chain, *namesys);
+    HttpServerOptions so;
+    so.host = addr.first;
+    so.port = addr.second;
+    server = std::make_unique<HttpServer>(so, gateway->AsHandler());
+    IPFSKIT_TRY_STATUS(server->Start());
+    spdlog::info("gateway server listening on http://{}", server->address());
+    state->stats.AddSection("serve", [s = server.get()] {
+      HttpServerStats st = s->Stats();
+      return nlohmann::json{{"address", s->address()},        {"connections", st.connections},
+                            {"open_connections", st.open_connections}, {"requests", st.requests},
+                            {"header_timeouts", st.header_timeouts}, {"stream_errors", st.stream_errors}};
+    });
+  }
+  struct ServerStopper {
+    std::unique_ptr<HttpServer>& s;
+    ~ServerStopper() {
+      if (s) s->Stop();
+    }
+  } server_stopper{server};
+
   if (fuse_set_signal_handlers(se) != 0) return MakeError(Errc::kInternal, "could not install signal handlers");
   guard.handlers = true;
   if (fuse_session_mount(se, mp.c_str()) != 0)
@@ -527,6 +559,7 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
     if (Status st = f->Release(); !st.ok()) spdlog::error("releasing a file left open: {}", st.error().message);
   state->dirs.TakeAll();
   if (Status st = (*mfs_tree)->Close(); !st.ok()) spdlog::error("/mfs: final commit failed: {}", st.error().message);
+  if (server) server->Stop();
   ipns_area->Close();  // commits and publishes the own names' trees; no invalidation after this
   // Closing the session's /dev/fuse fd aborts the connection, so a readiness stat still
   // waiting (a loop that ended before it served INIT) returns instead of blocking the join.
@@ -560,6 +593,10 @@ Status ParseMountOptions(const std::string& opts, MountOptions& o) {
     else if (key == "offline") o.offline = true;
     else if (key == "gateway") o.gateways.push_back(val);
     else if (key == "kubo_api") o.kubo_api = val;
+    else if (key == "serve") {
+      IPFSKIT_TRY_STATUS(ParseListenAddress(val));
+      o.serve = val;
+    } else if (key == "serve_remote") o.serve_remote = true;
     else if (key == "timeout") {
       try {
         o.fetch_timeout_s = std::stod(val);

@@ -41,6 +41,11 @@ struct MountOptions {
   std::string log_file;
   std::string log_level;  // empty: info, or debug with log_debug
   bool log_debug = false;
+  // -o serve=HOST:PORT: the mount also serves its blocks as a trustless gateway (ipfskit serve's
+  // gateway over the same repo, cache, sources and names); serve_remote allows a non-loopback
+  // address.
+  std::string serve;
+  bool serve_remote = false;
   // How long the parent waits for the daemon to report the mount ready (or failed).
   double startup_timeout_s = 60;
 };

@@ -1,6 +1,9 @@
 // A second node reads through `ipfskit serve`: a mount over an empty repo whose only source is
 // the first node's gateway copies a tree with `cp -r`, byte-exact. Loopback only.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <filesystem>
 #include <fstream>
@@ -64,6 +67,59 @@ TEST_F(ServeMountTest, CopiesATreeThroughAnotherNodesGateway) {
   EXPECT_EQ(Sh("diff -r '" + tree + "' '" + tmp_ + "/copy'"), 0);
   std::string stats = ShOk("cat '" + mnt_ + "/.ipfskit/stats'");
   EXPECT_NE(stats.find(url), std::string::npos);  // it really went through the gateway
+}
+
+// A mount that also serves (-o serve=): another node reads through it what the mount has,
+// including a file just written in /mfs, and the mount's stats count the requests.
+TEST_F(ServeMountTest, AMountServesWhatItHasWithServeOption) {
+  const std::string tree = data_ + "/tree";
+  std::filesystem::create_directories(tree + "/sub");
+  WriteRandomFile(tree + "/big.bin", 3 << 20, 7);
+  std::ofstream(tree + "/sub/a.txt") << "served by a mount\n";
+  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + repo_ + "' ";
+  const std::string root = ShOk(cli + "add -Qr '" + tree + "'");
+  ASSERT_FALSE(root.empty());
+  // A free port: bound and released (another process could take it in between; unlikely here).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  ::close(fd);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  Mount("offline,serve=127.0.0.1:" + std::to_string(port));
+
+  std::ofstream(mnt_ + "/mfs/new.txt") << "written in /mfs, read over HTTP\n";
+  const std::string mfs_cid = Xattr(mnt_ + "/mfs/new.txt", "user.ipfs.cid");
+  ASSERT_EQ(mfs_cid.rfind("error", 0), std::string::npos) << mfs_cid;
+
+  const std::string other = tmp_ + "/other-repo";
+  const std::string reader = "'" + CliBinary() + "' --repo '" + other + "' --gateway " + url + " ";
+  ShOk(reader + "init");
+  EXPECT_EQ(ShOk(reader + "cat /ipfs/" + root + "/sub/a.txt"), "served by a mount");
+  ShOk(reader + "get -o '" + tmp_ + "/got' /ipfs/" + root);
+  EXPECT_EQ(Sh("diff -r '" + tree + "' '" + tmp_ + "/got'"), 0);
+  // The /mfs file's blocks are committed to the repo the gateway reads (within the commit delay).
+  std::string body;
+  for (int i = 0; i < 60; i++) {
+    if (Sh(reader + "cat /ipfs/" + mfs_cid, &body) == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(body, "written in /mfs, read over HTTP\n");
+  const std::string stats = ShOk("cat '" + mnt_ + "/.ipfskit/stats'");
+  EXPECT_NE(stats.find("\"serve\""), std::string::npos) << stats;
+  EXPECT_NE(stats.find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+  EXPECT_EQ(stats.find("\"requests\": 0,"), std::string::npos) << stats;
+}
+
+// A serve= address that is not loopback, without serve_remote, stops the mount with a clear error.
+TEST_F(ServeMountTest, NonLoopbackServeNeedsServeRemote) {
+  std::string out;
+  EXPECT_NE(Sh("'" + CliBinary() + "' --repo '" + repo_ + "' mount -o offline,serve=0.0.0.0:0 '" + mnt_ + "' 2>&1", &out), 0);
+  EXPECT_NE(out.find("serve_remote"), std::string::npos) << out;
 }
 
 }  // namespace

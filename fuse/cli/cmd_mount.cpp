@@ -19,6 +19,8 @@ void RegisterMountCommands(CLI::App& app, Context& ctx) {
         "  offline         use no network source\n"
         "  gateway=URL     add a trustless gateway (repeatable)\n"
         "  kubo_api=URL    Kubo RPC API\n"
+        "  serve=HOST:PORT also serve this node's blocks as a trustless gateway (as 'ipfskit serve';\n"
+        "                  loopback only unless serve_remote is given too)\n"
         "  timeout=SECS    give EIO when no source delivers a block in this time (default 60)\n"
         "  mfs_profile=NAME        import profile for files written in /mfs (default unixfs-v0-2015)\n"
         "  mfs_store_mode, mfs_store_mtime   keep chmod/utimens in /mfs as UnixFS 1.5 metadata\n"
