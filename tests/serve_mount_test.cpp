@@ -9,6 +9,8 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/mount_fixture.h"
 
 namespace ipfskit::testing {
@@ -67,6 +69,35 @@ TEST_F(ServeMountTest, CopiesATreeThroughAnotherNodesGateway) {
   EXPECT_EQ(Sh("diff -r '" + tree + "' '" + tmp_ + "/copy'"), 0);
   std::string stats = ShOk("cat '" + mnt_ + "/.ipfskit/stats'");
   EXPECT_NE(stats.find(url), std::string::npos);  // it really went through the gateway
+}
+
+// A fresh mount reading through `ipfskit serve` asks for CAR streams, not block after block: a
+// sequential read of a 24 MiB file as file ranges, `cp -r` of 300 small files as one tree.
+TEST_F(ServeMountTest, AFreshMountStreamsFilesAndTreesAsCars) {
+  const std::string tree = data_ + "/tree";
+  std::filesystem::create_directories(tree + "/small");
+  WriteRandomFile(tree + "/big.bin", 24 << 20, 11);
+  for (int i = 0; i < 300; i++) WriteRandomFile(tree + "/small/f" + std::to_string(i), 2000 + i, 100 + i);
+  const std::string src = tmp_ + "/src-repo";
+  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + src + "' ";
+  ShOk(cli + "init");
+  const std::string root = ShOk(cli + "add -Qr '" + tree + "'");
+  const std::string url = StartServe(src);
+  ASSERT_FALSE(url.empty());
+  Mount("gateway=" + url);
+  ShOk("cat '" + mnt_ + "/ipfs/" + root + "/big.bin' > '" + tmp_ + "/big.copy'");
+  EXPECT_EQ(Sh("cmp '" + tree + "/big.bin' '" + tmp_ + "/big.copy'"), 0);
+  ShOk("cp -r '" + mnt_ + "/ipfs/" + root + "/small' '" + tmp_ + "/small.copy'");
+  EXPECT_EQ(Sh("diff -r '" + tree + "/small' '" + tmp_ + "/small.copy'"), 0);
+  const auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  const auto& src_stats = stats.at("sources");
+  SCOPED_TRACE(src_stats.dump(2));
+  EXPECT_GE(src_stats.at("car").at("ranges").get<uint64_t>(), 1u);
+  EXPECT_GE(src_stats.at("car").at("trees").get<uint64_t>(), 1u);
+  // 96 leaves and 300 files: per-block fetching would make ~400 requests. The roots, the
+  // directories and the blocks read before the first stream starts still go one by one.
+  EXPECT_GE(src_stats.at("car").at("blocks").get<uint64_t>(), 380u);
+  EXPECT_LT(src_stats.at("remote_fetches").get<uint64_t>(), 30u);
 }
 
 // A mount that also serves (-o serve=): another node reads through it what the mount has,

@@ -231,7 +231,7 @@ Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uin
   --w.visits_left;
   if (cid.codec() != codec::kDagPb) {
     if (w.leaves_only) {
-      w.leaves_only->push_back(cid);
+      w.leaves_only->push_back(LeafSpan{cid, node_off});
       return Status::Ok();
     }
     IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
@@ -239,6 +239,10 @@ Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uin
     uint64_t begin = std::max(w.offset, node_off);
     uint64_t end = std::min({w.offset + w.out.size(), node_off + d.size(), node_end});
     if (begin < end) std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - node_off), end - begin);
+    return Status::Ok();
+  }
+  if (w.leaves_only && w.stop_at_remote && depth > 0 && !blocks_->Has(cid)) {
+    w.leaves_only->push_back(LeafSpan{cid, node_off});
     return Status::Ok();
   }
   IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, cid));
@@ -263,7 +267,7 @@ Status UnixfsReader::ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, c
     uint64_t begin = std::max(w.offset, pos), end = std::min(want_end, pos + d.size());
     if (begin < end && !w.leaves_only)
       std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - pos), end - begin);
-    if (w.leaves_only && node.links.empty() && begin < end) w.leaves_only->push_back(cid);
+    if (w.leaves_only && node.links.empty() && begin < end) w.leaves_only->push_back(LeafSpan{cid, node_off});
     pos += d.size();
   }
   for (size_t i = 0; i < node.links.size() && pos < want_end; ++i) {
@@ -305,11 +309,22 @@ Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<ui
 }
 
 Result<std::vector<Cid>> UnixfsReader::LeavesFor(const Cid& file, uint64_t offset, uint64_t len) {
-  std::vector<Cid> leaves;
+  std::vector<LeafSpan> spans;
   len = std::min(len, UINT64_MAX - offset);
-  ReadWalk w{offset, std::span<uint8_t>(static_cast<uint8_t*>(nullptr), len), &leaves, VisitBudget(len)};
+  ReadWalk w{offset, std::span<uint8_t>(static_cast<uint8_t*>(nullptr), len), &spans, VisitBudget(len)};
   IPFSKIT_TRY_STATUS(ReadRec(w, file, 0, UINT64_MAX, 0));
+  std::vector<Cid> leaves;
+  leaves.reserve(spans.size());
+  for (auto& s : spans) leaves.push_back(std::move(s.cid));
   return leaves;
+}
+
+Result<std::vector<LeafSpan>> UnixfsReader::LeafSpansFor(const Cid& file, uint64_t offset, uint64_t len) {
+  std::vector<LeafSpan> spans;
+  len = std::min(len, UINT64_MAX - offset);
+  ReadWalk w{offset, std::span<uint8_t>(static_cast<uint8_t*>(nullptr), len), &spans, VisitBudget(len), true};
+  IPFSKIT_TRY_STATUS(ReadRec(w, file, 0, UINT64_MAX, 0));
+  return spans;
 }
 
 }  // namespace ipfskit

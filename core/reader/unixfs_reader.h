@@ -58,6 +58,10 @@ class UnixfsReader {
   Result<size_t> Read(const Cid& file, uint64_t offset, std::span<uint8_t> out);
   // Leaf CIDs covering [offset, offset+len) in order, for prefetching. Same bounds as Read.
   Result<std::vector<Cid>> LeavesFor(const Cid& file, uint64_t offset, uint64_t len);
+  // The same with each block's file offset; an inner node that is not local (Has) is returned
+  // in place of the leaves under it instead of being fetched, so this never waits on the
+  // network for the range's bulk (a stream of the range brings the inner nodes too).
+  Result<std::vector<LeafSpan>> LeafSpansFor(const Cid& file, uint64_t offset, uint64_t len);
 
   // The fixed part of the per-call block-visit budget of Read and LeavesFor.
   static constexpr uint64_t kReadVisitBase = 1024;
@@ -69,8 +73,9 @@ class UnixfsReader {
   struct ReadWalk {
     uint64_t offset;
     std::span<uint8_t> out;  // in leaves-only mode a span over no memory: only its size counts
-    std::vector<Cid>* leaves_only;
+    std::vector<LeafSpan>* leaves_only;
     uint64_t visits_left;
+    bool stop_at_remote = false;  // leaves-only: a non-local inner node counts as a leaf
   };
   // The node at `cid` stands for file bytes [node_off, node_end).
   Status ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uint64_t node_end, int depth);

@@ -21,9 +21,14 @@ Result<GatewaySource::CarResult> GatewaySource::FetchCarRange(
     const Cid& root, uint64_t from, int64_t to, const std::function<Status(const Cid&, ByteView)>& on_block,
     SteadyClock::time_point deadline) {
   std::string range = std::to_string(from) + ":" + (to < 0 ? std::string("*") : std::to_string(to));
-  HttpRequest req = BaseRequest(url_ + "/ipfs/" + root.ToString() +
-                                    "?format=car&dag-scope=entity&entity-bytes=" + range,
-                                deadline);
+  return FetchCar(root, "dag-scope=entity&entity-bytes=" + range, on_block, deadline);
+}
+
+Result<GatewaySource::CarResult> GatewaySource::FetchCar(
+    const Cid& root, const std::string& params, const std::function<Status(const Cid&, ByteView)>& on_block,
+    SteadyClock::time_point deadline) {
+  HttpRequest req = BaseRequest(url_ + "/ipfs/" + root.ToString() + "?format=car&" + params, deadline);
+  req.timeout = std::max(req.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()));
   req.headers.push_back("Accept: application/vnd.ipld.car; version=1; order=dfs; dups=n");
   CarStreamReader reader(on_block);
   // HttpClient streams only 2xx bodies; an error page is buffered and its status checked below.

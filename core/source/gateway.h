@@ -29,6 +29,12 @@ class GatewaySource : public RemoteSource {
   Result<CarResult> FetchCarRange(const Cid& root, uint64_t from, int64_t to,
                                   const std::function<Status(const Cid&, ByteView)>& on_block,
                                   SteadyClock::time_point deadline);
+  // The same for any CAR query: `params` is what follows "format=car&" (e.g. "dag-scope=all").
+  // The stream may run until `deadline` (the request timeout does not cut it; a stalled one is
+  // cut by the low-speed limit), so a long range is not capped at one request's timeout.
+  Result<CarResult> FetchCar(const Cid& root, const std::string& params,
+                             const std::function<Status(const Cid&, ByteView)>& on_block,
+                             SteadyClock::time_point deadline);
 
  protected:
   HttpRequest BlockRequest(const Cid& cid) const override;

@@ -1,9 +1,12 @@
 #include "core/source/source_chain.h"
+#include "core/codec/dagpb.h"
+#include "core/codec/unixfs.h"
 #include "core/util/log.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace ipfskit {
@@ -22,14 +25,30 @@ struct SourceChain::Flight {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
+  bool released = false;  // a stream's flight it did not fill: the waiters fetch themselves
   std::optional<Result<Block>> result;
+};
+
+// A queued or running CAR stream. Its flights are registered in flights_ until each is filled
+// or released; only the stream's thread touches `flights` once it runs.
+struct SourceChain::Stream {
+  Cid root;
+  bool tree = false;
+  std::vector<LeafSpan> spans;  // file: the expected blocks in file order
+  uint64_t from = 0;            // file: the range [from, to]
+  int64_t to = -1;
+  std::unordered_map<Cid, std::shared_ptr<Flight>> flights;
+  // File streams: the blocks not yet received, by the file offset where their bytes begin (the
+  // resume point is the first), and each one's offset.
+  std::multimap<uint64_t, Cid> pending;
+  std::unordered_map<Cid, uint64_t> offset_of;
 };
 
 struct SourceChain::Counters {
   std::atomic<uint64_t> gets{0}, identity{0}, local_hits{0}, cache_hits{0}, remote_fetches{0}, remote_ok{0},
       collapsed{0}, not_found{0}, failed{0}, deadline_exceeded{0}, retry_rounds{0}, cache_put_errors{0},
       prefetch_queued{0}, prefetch_dropped{0}, prefetch_skipped{0}, prefetch_fetched{0}, prefetch_failed{0},
-      car_ranges{0}, car_blocks{0};
+      car_ranges{0}, car_blocks{0}, car_trees{0}, car_resumes{0}, car_released{0}, stream_refused{0};
 };
 
 SourceChain::SourceChain(std::shared_ptr<BlockGetter> local, std::shared_ptr<BlockCache> cache,
@@ -48,6 +67,10 @@ SourceChain::~SourceChain() {
   }
   pq_cv_.notify_all();
   for (auto& t : workers_) t.join();
+  for (auto& t : stream_workers_) t.join();
+  // Streams never run: their waiters fetch on their own (and find the chain stopping).
+  for (auto& st : streams_)
+    for (auto& [cid, f] : st->flights) FinishFlight(cid, f, {});
 }
 
 Result<Block> SourceChain::Get(const Cid& cid) {
@@ -103,6 +126,10 @@ Result<Block> SourceChain::FetchRemote(const Cid& cid, SteadyClock::time_point d
     if (!flight->cv.wait_until(lock, deadline, [&] { return flight->done; })) {
       c_->deadline_exceeded.fetch_add(1);
       return MakeError(Errc::kTimeout, "waiting for the fetch of " + cid.ToString() + " ran out of time");
+    }
+    if (flight->released) {
+      lock.unlock();
+      return FetchRemote(cid, deadline);  // the flight is gone from flights_: this one leads
     }
     return *flight->result;
   }
@@ -303,6 +330,202 @@ Status SourceChain::PrefetchRange(const Cid& root, uint64_t from, int64_t to) {
   return *last;
 }
 
+std::vector<std::shared_ptr<RemoteSource>> SourceChain::Gateways() const {
+  size_t skipped = 0;
+  std::vector<std::shared_ptr<RemoteSource>> out;
+  for (auto& src : Ordered(1, &skipped))
+    if (dynamic_cast<GatewaySource*>(src.get())) out.push_back(src);
+  return out;
+}
+
+bool SourceChain::PrefetchFileRange(const Cid& file, std::span<const LeafSpan> spans, uint64_t from, int64_t to) {
+  if (spans.empty()) return false;
+  auto st = std::make_shared<Stream>();
+  st->root = file;
+  st->spans.assign(spans.begin(), spans.end());
+  st->from = from;
+  st->to = to;
+  std::vector<Cid> want;
+  for (const auto& s : spans) want.push_back(s.cid);
+  return QueueStream(std::move(st), want);
+}
+
+bool SourceChain::PrefetchTree(const Cid& dir, std::span<const Cid> children) {
+  auto st = std::make_shared<Stream>();
+  st->root = dir;
+  st->tree = true;
+  return QueueStream(std::move(st), children);
+}
+
+bool SourceChain::QueueStream(std::shared_ptr<Stream> st, std::span<const Cid> want) {
+  if (!cache_ || Gateways().empty()) {
+    c_->stream_refused.fetch_add(1);
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(pq_mu_);
+    if (stopping_ || streams_.size() >= options_.stream_queue) {
+      c_->stream_refused.fetch_add(1);
+      return false;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(flights_mu_);
+    for (const Cid& cid : want) {
+      if (cid.is_identity() || flights_.count(cid) || st->flights.count(cid)) continue;
+      if ((local_ && local_->Has(cid)) || cache_->Has(cid)) continue;
+      auto f = std::make_shared<Flight>();
+      flights_.emplace(cid, f);
+      st->flights.emplace(cid, std::move(f));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(pq_mu_);
+    if (!stopping_) {
+      if (stream_workers_.empty())
+        for (size_t i = 0; i < std::max<size_t>(1, options_.stream_workers); ++i)
+          stream_workers_.emplace_back([this] { StreamWorker(); });
+      streams_.push_back(st);
+      st.reset();
+    }
+  }
+  if (st) {  // stopping in between: give the flights back
+    for (auto& [cid, f] : st->flights) FinishFlight(cid, f, {});
+    return false;
+  }
+  pq_cv_.notify_all();
+  return true;
+}
+
+void SourceChain::FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, ByteView data) {
+  {
+    std::lock_guard<std::mutex> lock(flights_mu_);
+    auto it = flights_.find(cid);
+    if (it != flights_.end() && it->second == f) flights_.erase(it);
+  }
+  {
+    std::lock_guard<std::mutex> lock(f->mu);
+    if (data.empty() && !cid.is_identity()) {
+      f->released = true;
+    } else {
+      f->result = Block::Owned(Bytes(data.begin(), data.end()));
+    }
+    f->done = true;
+  }
+  f->cv.notify_all();
+}
+
+void SourceChain::StreamWorker() {
+  for (;;) {
+    std::shared_ptr<Stream> st;
+    {
+      std::unique_lock<std::mutex> lock(pq_mu_);
+      pq_cv_.wait(lock, [&] { return stopping_ || !streams_.empty(); });
+      if (stopping_) return;  // the destructor releases what is still queued
+      st = std::move(streams_.front());
+      streams_.pop_front();
+    }
+    RunStream(*st);
+    for (auto& [cid, f] : st->flights) {
+      c_->car_released.fetch_add(1);
+      FinishFlight(cid, f, {});
+    }
+  }
+}
+
+void SourceChain::ClaimChildren(Stream& st, ByteView data, uint64_t off, uint64_t range_end) {
+  auto node = DecodePbNode(data);
+  if (!node.ok() || node->links.empty() || !node->data) return;
+  auto fs = DecodeUnixfs(*node->data);
+  if (!fs.ok() || fs->blocksizes.size() != node->links.size()) return;
+  uint64_t pos = off + (fs->data ? fs->data->size() : 0);
+  std::lock_guard<std::mutex> lock(flights_mu_);
+  for (size_t i = 0; i < node->links.size(); ++i) {
+    const uint64_t begin = pos, end = pos + fs->blocksizes[i];
+    pos = end;
+    const Cid& child = node->links[i].hash;
+    if (end <= st.from || end == begin) continue;  // before the range (not sent), or no bytes
+    if (begin > range_end) break;
+    if (child.is_identity() || st.offset_of.count(child)) continue;
+    st.offset_of.emplace(child, begin);
+    st.pending.emplace(begin, child);
+    if (flights_.count(child) || (local_ && local_->Has(child)) || cache_->Has(child)) continue;
+    auto f = std::make_shared<Flight>();
+    flights_.emplace(child, f);
+    st.flights.emplace(child, std::move(f));
+  }
+}
+
+void SourceChain::RunStream(Stream& st) {
+  const auto deadline = SteadyClock::now() + options_.overall_timeout;
+  if (!slots_.try_acquire_until(deadline)) return;
+  struct Release {
+    std::counting_semaphore<1 << 16>& s;
+    ~Release() { s.release(); }
+  } release{slots_};
+  for (const auto& sp : st.spans) {
+    if (!st.offset_of.emplace(sp.cid, sp.offset).second) continue;
+    st.pending.emplace(sp.offset, sp.cid);
+  }
+  const uint64_t range_end = st.to < 0 ? UINT64_MAX : static_cast<uint64_t>(st.to);
+  uint64_t bytes = 0, got = 0;
+  auto on_block = [&](const Cid& cid, ByteView data) -> Status {
+    {
+      std::lock_guard<std::mutex> lock(pq_mu_);
+      if (stopping_) return MakeError(Errc::kCancelled, "the source chain is stopping");
+    }
+    c_->car_blocks.fetch_add(1);
+    ++got;
+    StoreInCache(cid, data);  // verified by the CAR reader
+    if (auto o = st.offset_of.find(cid); !st.tree && o != st.offset_of.end()) {
+      // An inner node: its children in the range become this stream's before the node is
+      // handed over, so a reader that walks on from it waits for them rather than asking.
+      const uint64_t off = o->second;
+      for (auto it = st.pending.lower_bound(off); it != st.pending.end() && it->first == off; ++it)
+        if (it->second == cid) {
+          st.pending.erase(it);
+          break;
+        }
+      if (cid.codec() == codec::kDagPb) ClaimChildren(st, data, off, range_end);
+    }
+    if (auto it = st.flights.find(cid); it != st.flights.end()) {
+      FinishFlight(cid, it->second, data);
+      st.flights.erase(it);
+    }
+    bytes += data.size();
+    if (st.tree && bytes > options_.tree_stream_budget)
+      return MakeError(Errc::kCancelled, "tree stream budget reached");
+    return Status::Ok();
+  };
+  auto gateways = Gateways();
+  size_t g = 0;
+  for (int attempt = 0; attempt < std::max(1, options_.stream_attempts) && g < gateways.size(); ++attempt) {
+    if (st.flights.empty() || SteadyClock::now() >= deadline) return;
+    auto* gw = static_cast<GatewaySource*>(gateways[g].get());
+    const uint64_t received = got;
+    const size_t left = st.flights.size();
+    Result<GatewaySource::CarResult> r = MakeError(Errc::kInternal, "");
+    if (st.tree) {
+      c_->car_trees.fetch_add(1);
+      r = gw->FetchCar(st.root, "dag-scope=all", on_block, deadline);
+    } else {
+      if (st.pending.empty()) return;
+      if (attempt > 0) c_->car_resumes.fetch_add(1);
+      c_->car_ranges.fetch_add(1);
+      r = gw->FetchCarRange(st.root, std::max(st.from, st.pending.begin()->first), st.to, on_block, deadline);
+    }
+    if (r.ok() || st.tree) return;  // a tree stream is not resumed: what is left goes block by block
+    spdlog::debug("sources: CAR stream of {} from {} cut: {}", st.root.ToString(), gw->url(), r.error().message);
+    if (r.error().code == Errc::kCancelled) return;
+    // A gateway that sent a bad block, or nothing, is not asked again for this stream; one that
+    // was cut after some progress may resume.
+    const Errc code = r.error().code;
+    if (code == Errc::kHashMismatch || code == Errc::kMalformed ||
+        (got == received && st.flights.size() == left))
+      ++g;
+  }
+}
+
 ChainStats SourceChain::Stats() {
   ChainStats s;
   s.offline = remotes_.empty();
@@ -325,6 +548,10 @@ ChainStats SourceChain::Stats() {
   s.prefetch_failed = c_->prefetch_failed;
   s.car_ranges = c_->car_ranges;
   s.car_blocks = c_->car_blocks;
+  s.car_trees = c_->car_trees;
+  s.car_resumes = c_->car_resumes;
+  s.car_released = c_->car_released;
+  s.stream_refused = c_->stream_refused;
   size_t skipped = 0;
   for (const auto& src : Ordered(1, &skipped)) s.sources.push_back(src->Stats());
   if (cache_) s.cache = cache_->Stats();
@@ -402,7 +629,13 @@ nlohmann::json ToJson(const ChainStats& s) {
                         {"skipped", s.prefetch_skipped},
                         {"fetched", s.prefetch_fetched},
                         {"failed", s.prefetch_failed}}},
-                      {"car", {{"ranges", s.car_ranges}, {"blocks", s.car_blocks}}},
+                      {"car",
+                       {{"ranges", s.car_ranges},
+                        {"trees", s.car_trees},
+                        {"blocks", s.car_blocks},
+                        {"resumes", s.car_resumes},
+                        {"released", s.car_released},
+                        {"refused", s.stream_refused}}},
                       {"sources", sources}};
   j["cache"] = s.cache ? ToJson(*s.cache) : nlohmann::json(nullptr);
   return j;

@@ -10,6 +10,16 @@
 //  - verifies the block's multihash (in RemoteSource) before it is returned or cached; only
 //    verified blocks are put in the cache, and never blocks the local repo already has.
 //
+// Streams (PrefetchFileRange, PrefetchTree): one CAR request from the best gateway brings many
+// blocks (a file's byte range with dag-scope=entity&entity-bytes, or a small directory tree with
+// dag-scope=all) into the cache. The blocks a stream is expected to bring are registered as its
+// flights when it is queued, so a Get of one of them waits for the stream instead of asking on
+// its own. A file stream cut part-way resumes from the first block not yet received (from the
+// next gateway when one made no progress), at most `stream_attempts` times; then, and for
+// whatever a tree stream did not bring, the flights left are released: their waiters fetch
+// block by block. Streams run on `stream_workers` threads, at most `stream_queue` queued (more
+// are refused: the caller prefetches block by block), each holding one request slot.
+//
 // Thread-safe. Get errors: kNotFound when every source answered that it lacks the block (or
 // there are no network sources, e.g. offline); otherwise the last attempt's error (kTimeout,
 // kHttp, kNetwork, kHashMismatch, kTruncated, ...), with every attempt in the message.
@@ -23,6 +33,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <semaphore>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,6 +53,10 @@ struct ChainOptions {
   size_t max_inflight = 16;
   size_t prefetch_workers = 4;
   size_t prefetch_queue = 4096;
+  size_t stream_workers = 2;
+  size_t stream_queue = 8;
+  int stream_attempts = 4;
+  uint64_t tree_stream_budget = 64 << 20;  // bytes a tree stream may bring before it is cut
 };
 
 struct ChainStats {
@@ -65,6 +80,10 @@ struct ChainStats {
   uint64_t prefetch_failed = 0;
   uint64_t car_ranges = 0;
   uint64_t car_blocks = 0;
+  uint64_t car_trees = 0;        // directory-tree streams
+  uint64_t car_resumes = 0;      // cut streams asked again from their first missing block
+  uint64_t car_released = 0;     // expected blocks a stream did not bring (fetched one by one)
+  uint64_t stream_refused = 0;   // streams not queued (queue full, no gateway)
   std::vector<SourceStats> sources;  // in current preference order
   std::optional<CacheStats> cache;
 };
@@ -90,6 +109,8 @@ class SourceChain : public BlockGetter {
   // Streams bytes [from, to] (to < 0: to the end) of the UnixFS file `root` as one CAR from the
   // best gateway into the cache, trying the next gateway on failure. Needs a cache.
   Status PrefetchRange(const Cid& root, uint64_t from, int64_t to);
+  bool PrefetchFileRange(const Cid& file, std::span<const LeafSpan> spans, uint64_t from, int64_t to) override;
+  bool PrefetchTree(const Cid& dir, std::span<const Cid> children) override;
 
   ChainStats Stats();
   const std::vector<std::shared_ptr<RemoteSource>>& remotes() const { return remotes_; }
@@ -97,6 +118,18 @@ class SourceChain : public BlockGetter {
 
  private:
   struct Flight;
+  struct Stream;
+  // Registers flights for `want` (those not local, cached or in flight) and queues the stream;
+  // false when it cannot be queued.
+  bool QueueStream(std::shared_ptr<Stream> st, std::span<const Cid> want);
+  void StreamWorker();
+  void RunStream(Stream& st);
+  // A file stream delivered the inner node `data` standing for bytes from `off`: registers its
+  // children within the range as the stream's (pending, and flights unless local or in flight).
+  void ClaimChildren(Stream& st, ByteView data, uint64_t off, uint64_t range_end);
+  // Hands a stream's flight its block (data) or, with data empty, releases it to its waiters.
+  void FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, ByteView data);
+  std::vector<std::shared_ptr<RemoteSource>> Gateways() const;
   Result<Block> FetchRemote(const Cid& cid, SteadyClock::time_point deadline);
   Result<Block> FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline);
   // Sources to try in this round: healthy first by (tier, score, index); backed-off sources
@@ -120,6 +153,8 @@ class SourceChain : public BlockGetter {
   std::unordered_set<Cid> pq_set_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::deque<std::shared_ptr<Stream>> streams_;  // guarded by pq_mu_
+  std::vector<std::thread> stream_workers_;
 
   struct Counters;
   std::unique_ptr<Counters> c_;

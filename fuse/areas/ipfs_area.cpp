@@ -46,18 +46,24 @@ class IpfsFile : public OpenFile {
   // pages now, since page faults alone read 4 KiB at a time from a cold disk. Blocks that are
   // not local are handed to the sources' prefetch queue.
   void PrefetchAfter(uint64_t end) {
-    const uint64_t window = uint64_t{ctx_->prefetch_leaves} << 18;
+    // Remote content gets the stream window: one CAR request per window, not one per block.
+    const uint64_t window = remote_.load(std::memory_order_relaxed)
+                                ? std::max<uint64_t>(ctx_->stream_window, uint64_t{ctx_->prefetch_leaves} << 18)
+                                : uint64_t{ctx_->prefetch_leaves} << 18;
     uint64_t from = std::max(advised_.load(std::memory_order_relaxed), end);
     if (from >= end + window / 2) return;  // still well ahead of the reader
     uint64_t to = end + window;
     advised_.store(to, std::memory_order_relaxed);
-    auto leaves = ctx_->reader->LeavesFor(cid_, from, to - from);
-    if (!leaves.ok() || leaves->empty()) return;
+    auto spans = ctx_->reader->LeafSpansFor(cid_, from, to - from);
+    if (!spans.ok() || spans->empty()) return;
     std::vector<Cid> remote;
+    std::vector<LeafSpan> remote_spans;
     static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    for (const Cid& c : *leaves) {
+    for (const LeafSpan& s : *spans) {
+      const Cid& c = s.cid;
       if (!ctx_->reader->blocks().Has(c)) {
         remote.push_back(c);
+        remote_spans.push_back(s);
         continue;
       }
       auto b = ctx_->reader->blocks().Get(c);
@@ -66,16 +72,20 @@ class IpfsFile : public OpenFile {
       uintptr_t start = p & ~(kPage - 1);
       ::madvise(reinterpret_cast<void*>(start), p + b->size() - start, MADV_WILLNEED);
     }
-    if (!remote.empty()) ctx_->reader->blocks().Prefetch(remote);
+    if (remote.empty()) return;
+    remote_.store(true, std::memory_order_relaxed);
+    if (ctx_->stream_window == 0 || remote.size() < 2 ||
+        !ctx_->reader->blocks().PrefetchFileRange(cid_, remote_spans, std::max(from, remote_spans.front().offset),
+                                                  static_cast<int64_t>(to) - 1))
+      ctx_->reader->blocks().Prefetch(remote);
   }
-
- public:
 
  private:
   std::shared_ptr<IpfsContext> ctx_;
   Cid cid_;
   std::atomic<uint64_t> next_{0};
   std::atomic<uint64_t> advised_{0};
+  std::atomic<bool> remote_{false};  // blocks ahead were found missing locally
 };
 
 class IpfsNode : public Node {
@@ -109,6 +119,7 @@ class IpfsNode : public Node {
     IPFSKIT_ASSIGN_OR_RETURN(auto entries, ctx_->reader->ListDir(info_.cid));
     std::vector<DirItem> items;
     std::vector<Cid> cids;
+    uint64_t tree_bytes = 0;
     items.reserve(entries.size());
     for (auto& e : entries) {
       if (!SafeName(e.name)) {
@@ -117,11 +128,19 @@ class IpfsNode : public Node {
         continue;
       }
       cids.push_back(e.cid);
+      tree_bytes += e.tsize;
       items.push_back(DirItem{std::move(e.name), nullptr});
     }
     // Children are stat'ed in parallel (their root blocks fetched concurrently) instead of one
-    // after another; readdirplus then answers from these nodes.
-    ctx_->reader->blocks().Prefetch(cids);
+    // after another; readdirplus then answers from these nodes. A small tree that is not local
+    // comes as one CAR stream (what cp -r or tar reads next is in it), a big one block by block.
+    BlockGetter& blocks = ctx_->reader->blocks();
+    std::vector<Cid> remote;
+    for (const Cid& c : cids)
+      if (!blocks.Has(c)) remote.push_back(c);
+    const bool streamed =
+        remote.size() >= 2 && tree_bytes <= ctx_->tree_stream_max && blocks.PrefetchTree(info_.cid, remote);
+    if (!remote.empty() && !streamed) blocks.Prefetch(remote);
     tbb::parallel_for(size_t{0}, items.size(), [&](size_t i) {
       auto n = MakeIpfsNode(ctx_, cids[i]);
       if (n.ok()) items[i].node = std::move(*n);

@@ -18,6 +18,12 @@ struct IpfsContext {
   Owner owner;
   // How many following leaves a sequential reader asks the sources to prefetch.
   size_t prefetch_leaves = 16;
+  // Once a sequential reader meets blocks that are not local, it asks for this many bytes ahead
+  // as one CAR stream (BlockGetter::PrefetchFileRange), not block by block.
+  uint64_t stream_window = uint64_t{32} << 20;
+  // A directory listed whose entries are not local and whose DAG (the entries' cumulative
+  // sizes) is at most this big is asked for as one dag-scope=all stream (cp -r, tar).
+  uint64_t tree_stream_max = uint64_t{32} << 20;
 };
 
 constexpr double kImmutableTimeout = 365.0 * 24 * 3600;
