@@ -219,6 +219,8 @@ TEST_F(PinRemoteCliTest, AgainstOurOwnServeApi) {
   std::string out, err;
   ASSERT_EQ(Run("pin remote add --service ours --name mine " + have, &out, &err), 0) << err;
   EXPECT_EQ(out, "CID:\t" + have + "\nName:\tmine\nStatus:\tpinned\n");
+  // Progress on stderr while it waits: the POST answers queued, always.
+  EXPECT_EQ(err.rfind("queued\n", 0), 0u) << err;
   // The service pinned it in its own repo.
   EXPECT_EQ(ShOk("'" + CliBinary() + "' " + srv + " pin ls"), have + " recursive");
   EXPECT_EQ(Ok("pin remote ls --service ours"), have + "\tpinned\tmine\n");
