@@ -114,7 +114,7 @@ class PinRemoteCliTest : public MountFixture {
           auto resp = http.Fetch(r);
           return resp.ok() && resp->status > 0;
         },
-        20s);
+        60s);  // node starts slowly on a loaded machine
   }
   int files_ = 0;
 };
@@ -211,7 +211,7 @@ TEST_F(PinRemoteCliTest, AgainstOurOwnServeApi) {
     api = log.substr(log.find("http://", p));
     api = api.substr(0, api.find('\n'));
     return true;
-  }, 20s)) << ReadFile(server.log);
+  }, 60s)) << ReadFile(server.log);
   ASSERT_EQ(api.rfind("http://127.0.0.1:", 0), 0u) << api;
 
   Ok("pin remote service add ours " + api + " tok-2");
