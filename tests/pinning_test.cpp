@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "core/cache/arc_block_cache.h"
 #include "core/ipns/record.h"
 #include "core/serve/http_server.h"
 #include "core/serve/pinning_handler.h"
@@ -179,7 +180,11 @@ class PinningTest : public ::testing::Test {
     co.max_rounds = 1;
     co.prefetch_workers = 0;
     std::vector<std::shared_ptr<RemoteSource>> remotes{std::make_shared<GatewaySource>(gw_.server.url(), http_, ro)};
-    chain_ = std::make_shared<SourceChain>(repo_, nullptr, remotes, co);
+    // With the ARC cache in the repo's environment, as `ipfskit serve` has it: fetched blocks go
+    // through the cache's write transactions while the service writes the repo's.
+    auto cache = ArcBlockCache::Open(repo_, ArcCacheOptions{});
+    ASSERT_TRUE(cache.ok()) << cache.error().message;
+    chain_ = std::make_shared<SourceChain>(repo_, *cache, remotes, co);
   }
   void TearDown() override {
     StopService();
