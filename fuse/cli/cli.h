@@ -103,6 +103,7 @@ void RegisterAddCommand(CLI::App& app, Context& ctx);
 void RegisterReadCommands(CLI::App& app, Context& ctx);   // cat, get, ls, stat
 void RegisterBlockCommands(CLI::App& app, Context& ctx);  // block get|put|stat
 void RegisterPinCommands(CLI::App& app, Context& ctx);    // pin, repo
+void RegisterPinRemoteCommands(CLI::App* pin, Context& ctx);  // pin remote (cmd_pin_remote.cpp)
 void RegisterDagCommands(CLI::App& app, Context& ctx);    // dag import|export
 void RegisterMountCommands(CLI::App& app, Context& ctx);  // mount, unmount
 void RegisterCacheCommands(CLI::App& app, Context& ctx);  // cache stats

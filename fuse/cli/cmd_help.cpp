@@ -159,6 +159,20 @@ int PrintConfigHelp() {
     os << "  " << k << "\n";
     PrintWrapped(os, d, 6);
   }
+  const std::pair<const char*, const char*> pinning_docs[] = {
+      {"serve.pinning.tokens (default [])",
+       "Bearer tokens the Pinning Services API of 'ipfskit serve --api' (/pins) accepts; with none, every "
+       "request is refused (401)."},
+      {"serve.pinning.workers (default 2)", "Pin requests whose DAGs are fetched at once."},
+      {"serve.pinning.max_active (default 1000)", "Queued and pinning requests at most; more are refused (429)."},
+      {"Pinning.RemoteServices (default {})",
+       "The services of 'ipfskit pin remote', as Kubo keeps them: {\"NAME\": {\"API\": {\"Endpoint\": URL, "
+       "\"Key\": TOKEN}}}; written by 'pin remote service add' (config.json becomes mode 0600)."},
+  };
+  for (const auto& [k, d] : pinning_docs) {
+    os << "  " << k << "\n";
+    PrintWrapped(os, d, 6);
+  }
   os << "\n"
         "Other keys are kept as they are and ignored.\n"
         "\n"

@@ -130,6 +130,8 @@ void RegisterPinCommands(CLI::App& app, Context& ctx) {
     });
   }
 
+  RegisterPinRemoteCommands(pin, ctx);
+
   auto* repo_cmd = app.add_subcommand("repo", "Manipulate the repo (as `ipfs repo`).");
   repo_cmd->require_subcommand(1);
   {

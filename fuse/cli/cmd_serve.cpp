@@ -8,6 +8,7 @@
 
 #include "core/serve/gateway_handler.h"
 #include "core/serve/http_server.h"
+#include "core/serve/pinning_handler.h"
 #include "core/source/make_source_chain.h"
 #include "fuse/cli/cli.h"
 
@@ -67,6 +68,24 @@ void RunServe(Context& ctx, const ServeFlags& f) {
 
   // The API listener: the Pinning Services API and the embeddings API, which take POST bodies.
   PrefixRouter api;  // routes go in before the server is made: it keeps a copy
+  // Pinning Services API at /pins (core/serve/pinning_handler.h); outlives api_server.
+  std::unique_ptr<PinningService> pinning;
+  std::unique_ptr<PinningHandler> pinning_api;
+  if (api_addr) {
+    PinningOptions po;
+    auto pa = PinningApiOptionsFromConfig(*cfg, &po);
+    if (!pa.ok()) return ctx.Fail(pa.error());
+    // No libp2p here: the one delegate is this node's trustless gateway, as an HTTP multiaddr.
+    bool v6 = server.address().front() == '[';
+    pa->delegates = {std::string(v6 ? "/ip6/" : "/ip4/") + (so.host == "localhost" ? "127.0.0.1" : so.host) +
+                     "/tcp/" + std::to_string(server.port()) + "/http"};
+    auto ps = PinningService::Open(*repo, *chain, po);
+    if (!ps.ok()) return ctx.Fail(ps.error());
+    pinning = std::move(*ps);
+    pinning->Start();
+    pinning_api = std::make_unique<PinningHandler>(*pinning, std::move(*pa));
+    AddPinningRoutes(api, *pinning_api);
+  }
   std::unique_ptr<HttpServer> api_server;
   if (api_addr) {
     HttpServerOptions ao;
@@ -88,6 +107,7 @@ void RunServe(Context& ctx, const ServeFlags& f) {
   int sig = 0;
   sigwait(&sigs, &sig);
   if (api_server) api_server->Stop();
+  if (pinning) pinning->Stop();
   server.Stop();
   if (!ctx.global.json) std::cerr << "Received " << (sig == SIGINT ? "interrupt" : "terminate") << " signal, shut down.\n";
 }
