@@ -391,6 +391,8 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   ictx->reader = std::make_shared<UnixfsReader>(*chain);
   ictx->stats = &state->stats;
   ictx->owner = owner;
+  ictx->stream_window = static_cast<uint64_t>(cfg->net.car_stream_window_bytes);
+  ictx->tree_stream_max = static_cast<uint64_t>(cfg->net.car_tree_max_bytes);
 
   auto root = std::make_shared<StaticDir>(ino::kRoot, owner, 0555);
   auto ipfs = std::make_shared<IpfsRootNode>(ictx);

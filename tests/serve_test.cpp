@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -579,13 +580,21 @@ TEST_F(ServeTest, ClientGoneMidCarAndOversizedRequest) {
   EXPECT_EQ(CarCids(Curl("/ipfs/" + f.root.ToString() + "?format=car").body).size(), f.mem.blocks().size());
 }
 
-TEST_F(ServeTest, TwoHundredKeepAliveConnections) {
+TEST_F(ServeTest, AThousandConcurrentKeepAliveConnections) {
+  // Both ends in this process: 1,000 client and 1,000 server sockets.
+  rlimit nofile{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  if (nofile.rlim_cur < 4096) {
+    nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 4096);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  }
+  ASSERT_GE(nofile.rlim_cur, 2200u) << "the open-file limit is too low for this test";
   FileDag f(256 << 10);
   Store(f.mem);
   StartServer();
   std::vector<Cid> cids;
   for (const auto& [c, d] : f.mem.blocks()) cids.push_back(c);
-  constexpr int kConns = 200;
+  constexpr int kConns = 1000;
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   std::atomic<int> connected{0};

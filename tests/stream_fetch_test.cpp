@@ -251,6 +251,40 @@ TEST(StreamFetch, ASmallTreeComesInOneStream) {
   EXPECT_EQ(gw.car_queries.at(0), "dag-scope=all&format=car&");
 }
 
+// A plain file server (as nginx over block files) answers every /ipfs/<cid> with the block,
+// whatever the format: the first CAR request shows it, the stream's blocks are fetched one by
+// one, its health is not charged, and no stream is asked of it again.
+TEST(StreamFetch, AGatewayWithoutCarsIsLeftToPerBlockFetching) {
+  Gateway real;  // only for its blocks
+  const Bytes data = testing::RandomBytes(2 << 20, 6);
+  const Cid root = ImportFile(data, real.mem.get());
+  std::atomic<int> requests{0};
+  HttpServerOptions so;
+  so.port = 0;
+  HttpServer plain(so, [&](const ServerRequest& req) {
+    requests++;
+    auto cid = Cid::Parse(req.path.substr(req.path.rfind('/') + 1));
+    if (!cid.ok() || !real.mem->Has(*cid)) return ServerResponse::Text(404, "no");
+    ServerResponse r;
+    auto b = real.mem->Get(*cid);
+    r.body.assign(reinterpret_cast<const char*>(b->data().data()), b->size());
+    r.With("Content-Type", "application/octet-stream");
+    return r;
+  });
+  ASSERT_TRUE(plain.Start().ok());
+  Node node({"http://" + plain.address()});
+  auto spans = UnixfsReader(real.mem).LeafSpansFor(root, 0, data.size());
+  ASSERT_TRUE(spans.ok());
+  ASSERT_TRUE(node.chain->PrefetchFileRange(root, *spans, 0, -1));
+  EXPECT_EQ(ReadParallel(node.chain, root, data.size(), 2), data);
+  const ChainStats st = node.chain->Stats();
+  ASSERT_EQ(st.sources.size(), 1u);
+  EXPECT_EQ(st.sources[0].malformed, 0u) << "a CAR-less gateway was charged as failing";
+  EXPECT_EQ(st.sources[0].consecutive_failures, 0u);
+  EXPECT_EQ(st.car_released, spans->size());
+  EXPECT_FALSE(node.chain->PrefetchFileRange(root, *spans, 0, -1)) << "asked a CAR-less gateway again";
+}
+
 TEST(StreamFetch, NoGatewayOrAFullQueueRefusesAndTheCallerFallsBack) {
   Node offline({});
   const Bytes bytes{1, 2, 3};

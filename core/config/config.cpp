@@ -165,7 +165,9 @@ json DefaultConfigJson() {
         {"max_connections", n.max_connections},
         {"max_host_connections", n.max_host_connections},
         {"prefetch_workers", n.prefetch_workers},
-        {"prefetch_queue", n.prefetch_queue}}},
+        {"prefetch_queue", n.prefetch_queue},
+        {"car_stream_window_bytes", n.car_stream_window_bytes},
+        {"car_tree_max_bytes", n.car_tree_max_bytes}}},
   };
 }
 
@@ -212,11 +214,15 @@ Result<Config> ConfigFromJson(const json& j) {
                   {"max_connections", &n.max_connections},
                   {"max_host_connections", &n.max_host_connections},
                   {"prefetch_workers", &n.prefetch_workers},
-                  {"prefetch_queue", &n.prefetch_queue}};
+                  {"prefetch_queue", &n.prefetch_queue},
+                  {"car_stream_window_bytes", &n.car_stream_window_bytes},
+                  {"car_tree_max_bytes", &n.car_tree_max_bytes}};
     for (auto& f : fields) IPFSKIT_TRY_STATUS(ReadField(nj, f.key, std::string("net.") + f.key, f.out));
     if (n.request_timeout_ms <= 0 || n.overall_timeout_ms <= 0 || n.connect_timeout_ms <= 0)
       return MakeError(Errc::kInvalidArgument, "config net timeouts must be positive: every network wait is bounded");
     if (n.max_inflight <= 0) return MakeError(Errc::kInvalidArgument, "config net.max_inflight must be positive");
+    if (n.car_stream_window_bytes < 0 || n.car_tree_max_bytes < 0)
+      return MakeError(Errc::kInvalidArgument, "config net.car_stream_window_bytes and net.car_tree_max_bytes must be >= 0");
   }
   return c;
 }

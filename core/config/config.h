@@ -54,6 +54,10 @@ struct NetConfig {
   int64_t max_host_connections = 8;
   int64_t prefetch_workers = 4;
   int64_t prefetch_queue = 4096;
+  // CAR streams from gateways (the mount): a sequential reader's window, and the largest
+  // directory tree asked for as one CAR. 0 turns each off (block by block only).
+  int64_t car_stream_window_bytes = int64_t{32} << 20;
+  int64_t car_tree_max_bytes = int64_t{32} << 20;
 };
 
 struct Config {

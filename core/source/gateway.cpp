@@ -27,6 +27,8 @@ Result<GatewaySource::CarResult> GatewaySource::FetchCarRange(
 Result<GatewaySource::CarResult> GatewaySource::FetchCar(
     const Cid& root, const std::string& params, const std::function<Status(const Cid&, ByteView)>& on_block,
     SteadyClock::time_point deadline) {
+  if (!serves_car())
+    return MakeError(Errc::kUnsupported, "gateway " + url_ + " does not serve CARs");
   HttpRequest req = BaseRequest(url_ + "/ipfs/" + root.ToString() + "?format=car&" + params, deadline);
   req.timeout = std::max(req.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()));
   req.headers.push_back("Accept: application/vnd.ipld.car; version=1; order=dfs; dups=n");
@@ -36,6 +38,15 @@ Result<GatewaySource::CarResult> GatewaySource::FetchCar(
   const auto start = SteadyClock::now();
   auto resp = http_->Fetch(std::move(req));
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start);
+  if (resp.ok() && (resp->status == 400 || resp->status == 406 || resp->status == 415 || resp->status == 501)) {
+    serves_car_.store(false, std::memory_order_relaxed);
+    return MakeError(Errc::kUnsupported, "gateway " + url_ + " answered a CAR request with HTTP " +
+                                             std::to_string(resp->status) + ": no CARs from it");
+  }
+  if (!resp.ok() && resp.error().code == Errc::kMalformed && reader.bytes() == 0 && reader.blocks() == 0) {
+    serves_car_.store(false, std::memory_order_relaxed);
+    return MakeError(Errc::kUnsupported, "gateway " + url_ + " answered a CAR request with something else: no CARs from it");
+  }
   if (resp.ok() && resp->status != 200) {
     Error e = StatusError(root, *resp);
     Record(&e, resp->status, latency, 0);

@@ -5,6 +5,7 @@
 // 404, 410 and 412 (not cached) mean "this gateway does not have it" (kNotFound).
 #pragma once
 
+#include <atomic>
 #include <functional>
 
 #include "core/source/remote_source.h"
@@ -35,10 +36,17 @@ class GatewaySource : public RemoteSource {
   Result<CarResult> FetchCar(const Cid& root, const std::string& params,
                              const std::function<Status(const Cid&, ByteView)>& on_block,
                              SteadyClock::time_point deadline);
+  // False once the gateway showed it does not serve CARs (400/406/415/501 to a CAR request, or
+  // a 200 body that is not a CAR at all, as from a plain file server): FetchCar then answers
+  // kUnsupported at once, and the source's health is not charged for it.
+  bool serves_car() const { return serves_car_.load(std::memory_order_relaxed); }
 
  protected:
   HttpRequest BlockRequest(const Cid& cid) const override;
   Error StatusError(const Cid& cid, const HttpResponse& resp) const override;
+
+ private:
+  std::atomic<bool> serves_car_{true};
 };
 
 }  // namespace ipfskit

@@ -334,7 +334,7 @@ std::vector<std::shared_ptr<RemoteSource>> SourceChain::Gateways() const {
   size_t skipped = 0;
   std::vector<std::shared_ptr<RemoteSource>> out;
   for (auto& src : Ordered(1, &skipped))
-    if (dynamic_cast<GatewaySource*>(src.get())) out.push_back(src);
+    if (auto* gw = dynamic_cast<GatewaySource*>(src.get()); gw && gw->serves_car()) out.push_back(src);
   return out;
 }
 
@@ -517,6 +517,10 @@ void SourceChain::RunStream(Stream& st) {
     if (r.ok() || st.tree) return;  // a tree stream is not resumed: what is left goes block by block
     spdlog::debug("sources: CAR stream of {} from {} cut: {}", st.root.ToString(), gw->url(), r.error().message);
     if (r.error().code == Errc::kCancelled) return;
+    if (r.error().code == Errc::kUnsupported) {
+      ++g;
+      continue;
+    }
     // A gateway that sent a bad block, or nothing, is not asked again for this stream; one that
     // was cut after some progress may resume.
     const Errc code = r.error().code;

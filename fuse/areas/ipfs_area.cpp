@@ -139,7 +139,8 @@ class IpfsNode : public Node {
     for (const Cid& c : cids)
       if (!blocks.Has(c)) remote.push_back(c);
     const bool streamed =
-        remote.size() >= 2 && tree_bytes <= ctx_->tree_stream_max && blocks.PrefetchTree(info_.cid, remote);
+        remote.size() >= 2 && ctx_->tree_stream_max > 0 && tree_bytes <= ctx_->tree_stream_max &&
+        blocks.PrefetchTree(info_.cid, remote);
     if (!remote.empty() && !streamed) blocks.Prefetch(remote);
     tbb::parallel_for(size_t{0}, items.size(), [&](size_t i) {
       auto n = MakeIpfsNode(ctx_, cids[i]);

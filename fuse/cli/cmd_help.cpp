@@ -60,6 +60,11 @@ constexpr KeyDoc kKeyDocs[] = {
     {"net.max_host_connections", "HTTP connections to one host."},
     {"net.prefetch_workers", "Threads that fetch the blocks a read is about to need."},
     {"net.prefetch_queue", "Blocks queued for prefetch; more are dropped (counted in /.ipfskit/stats)."},
+    {"net.car_stream_window_bytes",
+     "A sequential reader of remote content asks a gateway for this many bytes ahead as one CAR "
+     "(dag-scope=entity, entity-bytes); 0: block by block."},
+    {"net.car_tree_max_bytes",
+     "A listed directory whose remote content is at most this big comes as one dag-scope=all CAR; 0: never."},
 };
 
 void FlattenKeys(const json& j, const std::string& prefix, std::vector<std::pair<std::string, json>>& out) {
