@@ -638,7 +638,28 @@ TEST_F(EmbeddingsApi, RemoteRunsThereAndFallsBackLocally) {
     EXPECT_EQ(svc.StatsJson()["remote"]["jobs_local"], 1);
     EXPECT_EQ(svc.StatsJson()["remote"]["fallbacks"], 0);
     // Submit checks the key and the limits at once.
+    EXPECT_EQ(svc.Submit("tiny", std::vector<std::string>(infer::EngineLimits{}.max_inputs_per_job + 1, "x"),
+                         [](Result<infer::EmbeddingResult>) {})
+                  .error()
+                  .code,
+              Errc::kInvalidArgument);
     EXPECT_EQ(svc.Submit("nosuch", in, [](Result<infer::EmbeddingResult>) {}).error().code, Errc::kNotFound);
+  }
+  {
+    // A job larger than one request goes in several, in order, to the same remote.
+    auto chunked = ro;
+    chunked.max_inputs_per_request = 4;
+    infer::RemoteEmbeddings svc(chunked, local);
+    const uint64_t jobs0 = remote_engine->stats().jobs_done;
+    const uint64_t local0 = local_engine->stats().jobs_done;
+    auto r = svc.Submit("tiny", in).get();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(remote_engine->stats().jobs_done - jobs0, 3u);  // 4 + 4 + 1
+    ASSERT_EQ(r->embeddings.size(), direct.embeddings.size());
+    // Other batches than the direct run's: within the mixed-batch bound, not bit-equal.
+    EXPECT_LE(MaxErr(r->embeddings.data(), direct.embeddings.data(), direct.embeddings.size()), 1e-5f);
+    EXPECT_EQ(r->token_counts, direct.token_counts);
+    EXPECT_EQ(local_engine->stats().jobs_done, local0);  // nothing ran here
   }
   // The remote is gone (connection refused): local, and the remote is down for the back-off.
   std::string gone_url = remote_api->url;

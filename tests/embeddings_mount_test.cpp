@@ -157,6 +157,10 @@ TEST_F(EmbeddingsMount, OpenAiClientGetsWhatInferGives) {
   EXPECT_LE(MaxErr(infer, m.expected), 1e-4f);  // PyTorch
   ServeProcess serve(repo_, tmp_);  // the same repo, shared with the mount
   ASSERT_FALSE(serve.api().empty());
+  // serve makes its engine on the first embeddings request, not at start.
+  json before = json::parse(HttpGet(serve.api() + "/embeddings/stats"), nullptr, false);
+  ASSERT_TRUE(before.is_object());
+  EXPECT_EQ(before["service"]["engine"], "not started") << before.dump();
   std::string out;
   int rc = RunCommand("cd " + Q(SourceDir() + "/tests/js") + " && node openai_embed.mjs " + Q(serve.api() + "/v1") +
                           " tok-1 " + m.cid + " " + Q(m.dir + "/inputs.txt") + " 2>&1",

@@ -87,7 +87,9 @@ Result<InferSettings> InferSettingsFromConfig(const nlohmann::json& raw) {
   IPFSKIT_TRY_STATUS(ReadUnsigned(ic, "remote_connect_timeout_ms", &s.remote_connect_timeout_ms));
   IPFSKIT_TRY_STATUS(ReadUnsigned(ic, "remote_backoff_ms", &s.remote_backoff_ms));
   IPFSKIT_TRY_STATUS(ReadUnsigned(ic, "remote_threads", &s.remote_threads));
+  IPFSKIT_TRY_STATUS(ReadUnsigned(ic, "remote_max_inputs", &s.remote_max_inputs));
   if (s.remote_threads == 0) s.remote_threads = 1;
+  if (s.remote_max_inputs == 0) s.remote_max_inputs = 1;
   if (ic.contains("remote_token")) {
     if (!ic["remote_token"].is_string()) return MakeError(Errc::kInvalidArgument, "infer.remote_token must be a string");
     s.remote_token = ic["remote_token"].get<std::string>();

@@ -74,7 +74,7 @@ class LocalEmbeddings : public EmbeddingService {
 //   "aliases": {"minilm": "bafy…"}, "memory_bytes", "max_job_bytes",
 //   "remote": ["http://gpu-node:5080", …], "remote_timeout_ms" (30000),
 //   "remote_connect_timeout_ms" (2000), "remote_backoff_ms" (30000), "remote_token" (a bearer
-//   token sent to the remotes), "remote_threads" (8).
+//   token sent to the remotes), "remote_threads" (8), "remote_max_inputs" (512 per request).
 struct InferSettings {
   std::map<std::string, std::string> aliases;
   EngineLimits limits;
@@ -84,6 +84,7 @@ struct InferSettings {
   int64_t remote_backoff_ms = 30000;
   std::string remote_token;
   size_t remote_threads = 8;
+  size_t remote_max_inputs = 512;
 };
 // kInvalidArgument naming the key for a value of the wrong type.
 Result<InferSettings> InferSettingsFromConfig(const nlohmann::json& raw_config);

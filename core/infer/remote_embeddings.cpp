@@ -18,6 +18,7 @@ RemoteOptions RemoteOptionsFromSettings(const InferSettings& s) {
   o.backoff = std::chrono::milliseconds(s.remote_backoff_ms);
   o.token = s.remote_token;
   o.threads = s.remote_threads;
+  o.max_inputs_per_request = s.remote_max_inputs;
   return o;
 }
 
@@ -155,13 +156,26 @@ void RemoteEmbeddings::Run(Job& job) {
   // them) and text that is not valid UTF-8 (JSON would have to alter it).
   bool local_only = false;
   for (const auto& s : job.inputs) local_only |= s.empty();
-  std::string body;
-  if (!local_only) {
-    try {
-      body = nlohmann::json{{"model", job.cid}, {"input", job.inputs}, {"encoding_format", "base64"}}.dump();
-    } catch (const nlohmann::json::exception&) {
-      local_only = true;
+  // The job goes in requests of at most max_inputs_per_request inputs and max_request_bytes of
+  // text (the server's own bounds: serve.embeddings.max_inputs, its 4 MiB body), one after
+  // another to the same remote.
+  struct Chunk {
+    size_t begin, count;
+    std::string body;
+  };
+  std::vector<Chunk> chunks;
+  try {
+    for (size_t b = 0; b < job.inputs.size() && !local_only;) {
+      size_t e = b, bytes = 0;
+      while (e < job.inputs.size() && e - b < options_.max_inputs_per_request &&
+             (e == b || bytes + job.inputs[e].size() <= options_.max_request_bytes))
+        bytes += job.inputs[e++].size();
+      nlohmann::json in(std::vector<std::string>(job.inputs.begin() + b, job.inputs.begin() + e));
+      chunks.push_back(Chunk{b, e - b, nlohmann::json{{"model", job.cid}, {"input", in}, {"encoding_format", "base64"}}.dump()});
+      b = e;
     }
+  } catch (const nlohmann::json::exception&) {
+    local_only = true;
   }
   for (size_t i = 0; i < remotes_.size() && !local_only && !job.inputs.empty(); i++) {
     std::string url;
@@ -179,7 +193,22 @@ void RemoteEmbeddings::Run(Job& job) {
       if (auto it = dims_.find(job.cid); it != dims_.end()) want_dim = it->second;
     }
     bool mark_down = true;
-    auto res = TryRemote(url, body, job.inputs.size(), want_dim, &mark_down);
+    Result<EmbeddingResult> res = EmbeddingResult{};
+    for (const Chunk& c : chunks) {
+      auto part = TryRemote(url, c.body, c.count, want_dim, &mark_down);
+      if (!part.ok()) {
+        res = part.take_error();
+        break;
+      }
+      want_dim = part->dim;  // every chunk must agree with the first
+      if (res->dim == 0) {
+        res->dim = part->dim;
+        res->embeddings.reserve(job.inputs.size() * part->dim);
+      }
+      res->embeddings.insert(res->embeddings.end(), part->embeddings.begin(), part->embeddings.end());
+      res->token_counts.insert(res->token_counts.end(), part->token_counts.begin(), part->token_counts.end());
+      res->truncated.insert(res->truncated.end(), part->truncated.begin(), part->truncated.end());
+    }
     {
       std::lock_guard<std::mutex> l(mu_);
       Remote& r = remotes_[i];
@@ -225,6 +254,9 @@ Result<EmbeddingResult> RemoteEmbeddings::TryRemote(const std::string& url, cons
   hr.body.assign(body.begin(), body.end());
   hr.timeout = options_.timeout;
   hr.connect_timeout = options_.connect_timeout;
+  // The remote sends nothing while it computes: only the total timeout bounds a request, not
+  // HttpClient's low-speed rule (which would cut any job that computes for over 10 s).
+  hr.low_speed_bytes = 0;
   // Room for base64 float32 of a dimension up to 16,384 per input, plus the JSON around it.
   hr.max_body = (size_t{4} << 20) + inputs * (size_t{88} << 10);
   auto resp = http_.Fetch(std::move(hr));

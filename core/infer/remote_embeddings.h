@@ -10,7 +10,9 @@
 // for `backoff`: until then it is skipped, after that it is tried again. Every attempt, failure
 // and fallback is counted per remote (StatsJson, shown in /.ipfskit/stats under infer.remote).
 //
-// What goes over the wire: {"model": <CID>, "input": [...], "encoding_format": "base64"}; an
+// What goes over the wire: {"model": <CID>, "input": [...], "encoding_format": "base64"}, in
+// requests of at most max_inputs_per_request inputs (a job is done by one remote: a failed
+// request sends the whole job to the next one); `timeout` bounds each request; an
 // alias is resolved here (remotes need not know our aliases). A job with an empty input or text
 // that is not valid UTF-8 goes local at once (OpenAI's API refuses empty strings; JSON would
 // alter the text). Token counts and truncated flags come from
@@ -53,6 +55,10 @@ struct RemoteOptions {
   std::chrono::milliseconds backoff{30000};
   std::string token;  // sent as "Authorization: Bearer <token>" when not empty
   size_t threads = 8;
+  // One job goes to a remote as requests of at most this many inputs / bytes of text, one after
+  // another (within `serve`'s bounds: serve.embeddings.max_inputs 2048, a 4 MiB body).
+  size_t max_inputs_per_request = 512;
+  size_t max_request_bytes = size_t{2} << 20;
 };
 
 RemoteOptions RemoteOptionsFromSettings(const InferSettings& s);
