@@ -142,6 +142,8 @@ int PrintConfigHelp() {
       {"infer.remote_backoff_ms (default 30000)", "How long a failed remote is skipped."},
       {"infer.remote_token (default none)", "Bearer token sent to the remotes."},
       {"infer.remote_threads (default 8)", "Jobs on the wire to remotes at once."},
+      {"infer.remote_max_inputs (default 512)",
+       "Inputs per request to a remote; a larger job goes in several requests to the same remote."},
       {"serve.embeddings.tokens (default [])",
        "Bearer tokens the embeddings API of `serve --api` accepts; when set, a request without one is 401."},
       {"serve.embeddings.default_model (default none)",
