@@ -24,6 +24,7 @@
 
 #include "accel/backends.h"
 #include "core/config/config.h"
+#include "core/infer/remote_embeddings.h"
 #include "core/infer/unixfs_model_files.h"
 #include "core/reader/unixfs_reader.h"
 #include "core/serve/gateway_handler.h"
@@ -423,30 +424,21 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   });
   auto infer_ctx = std::make_shared<InferContext>();
   {
-    // Model aliases and limits from the config's "infer" section.
-    const nlohmann::json& ic = cfg->raw.contains("infer") ? cfg->raw["infer"] : nlohmann::json::object();
-    if (ic.contains("aliases") && ic["aliases"].is_object())
-      for (auto it = ic["aliases"].begin(); it != ic["aliases"].end(); ++it)
-        if (it.value().is_string()) infer_ctx->aliases[it.key()] = it.value().get<std::string>();
-    infer::EngineLimits limits;
-    if (ic.contains("memory_bytes") && ic["memory_bytes"].is_number_unsigned())
-      limits.model_memory_bytes = ic["memory_bytes"].get<size_t>();
-    if (ic.contains("max_job_bytes") && ic["max_job_bytes"].is_number_unsigned())
-      limits.max_job_bytes = ic["max_job_bytes"].get<size_t>();
-    infer_ctx->engine = std::make_shared<infer::InferenceEngine>(
-        accel::MakeDefaultBackend(), infer::MakeUnixfsModelLoader(ictx->reader, infer_ctx->aliases), limits);
+    // Model aliases, limits and remotes from the config's "infer" section.
+    auto is = infer::InferSettingsFromConfig(cfg->raw);
+    if (!is.ok()) return is.error();
+    infer_ctx->aliases = is->aliases;
+    auto local = std::make_shared<infer::LocalEmbeddings>(std::make_shared<infer::InferenceEngine>(
+        accel::MakeDefaultBackend(), infer::MakeUnixfsModelLoader(ictx->reader, is->aliases), is->limits));
+    if (is->remote.empty())
+      infer_ctx->service = local;
+    else
+      infer_ctx->service = std::make_shared<infer::RemoteEmbeddings>(infer::RemoteOptionsFromSettings(*is), local);
     infer_ctx->repo = *repo;
     infer_ctx->owner = owner;
   }
   auto infer = std::make_shared<InferRootNode>(infer_ctx);
-  state->stats.AddSection("infer", [e = infer_ctx->engine] {
-    auto s = e->stats();
-    return nlohmann::json{{"jobs_done", s.jobs_done},       {"jobs_failed", s.jobs_failed},
-                          {"inputs_done", s.inputs_done},   {"tokens_done", s.tokens_done},
-                          {"batches", s.batches},           {"models_loaded", s.models_loaded},
-                          {"models_evicted", s.models_evicted}, {"models_resident", s.models_resident},
-                          {"jobs_in_flight", s.jobs_in_flight}, {"backend", e->backend().name()}};
-  });
+  state->stats.AddSection("infer", [s = infer_ctx->service] { return s->StatsJson(); });
   auto control = std::make_shared<StaticDir>(ino::kControl, owner);
   MountState* sp = state.get();
   control->Add("stats", std::make_shared<GeneratedFile>(ino::kStats, owner, [sp, mp] {

@@ -23,6 +23,9 @@
 //             "backoff_max_ms": 60000, "max_inflight": 16, "max_connections": 32,
 //             "max_host_connections": 8, "prefetch_workers": 4, "prefetch_queue": 4096},
 //     "mount": {…}, "infer": {…},                     // other components' sections, kept as-is
+//                                                     // ("infer": core/infer/embedding_service.h
+//                                                     //  InferSettings, remotes included)
+//     "serve": {"embeddings": {…}},                   // core/serve/embeddings_handler.h
 //     "ipns": {…}, "dns": {…}                         // read by core/ipns/namesys.h (IpnsSettingsFromConfig)
 //   }
 #pragma once

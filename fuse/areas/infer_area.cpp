@@ -61,7 +61,7 @@ class JobWriteFile : public OpenFile {
   Result<size_t> Write(uint64_t offset, ByteView data) override {
     std::lock_guard<std::mutex> lk(job_->mu);
     if (job_->state != JobState::kWriting) Restart();
-    if (offset + data.size() > ctx_->engine->limits().max_job_bytes)
+    if (offset + data.size() > ctx_->service->limits().max_job_bytes)
       return MakeError(Errc::kNoSpace, "job input over the limit");
     if (job_->input.size() < offset + data.size()) job_->input.resize(offset + data.size());
     std::memcpy(job_->input.data() + offset, data.data(), data.size());
@@ -90,10 +90,10 @@ class JobWriteFile : public OpenFile {
       job->mtime = Now();
       job->cv.notify_all();
     };
-    auto inputs = infer::ParseJobInput(text, ctx->engine->limits());
+    auto inputs = infer::ParseJobInput(text, ctx->service->limits());
     if (!inputs.ok()) return fail(inputs.error().message);
     std::weak_ptr<InferContext> wctx = ctx;
-    Status st = ctx->engine->Submit(model, std::move(*inputs), [job, gen, fail, wctx](Result<infer::EmbeddingResult> r) {
+    Status st = ctx->service->Submit(model, std::move(*inputs), [job, gen, fail, wctx](Result<infer::EmbeddingResult> r) {
       if (!r.ok()) return fail(r.error().message);
       std::string jsonl = infer::RenderJsonl(*r);
       Bytes npy = infer::RenderNpy(*r);
@@ -164,7 +164,7 @@ class JobInputNode : public Node {
     if (!job) return MakeError(Errc::kNotFound, "job removed");
     if (req.size) {
       std::lock_guard<std::mutex> lk(job->mu);
-      if (*req.size > ctx_->engine->limits().max_job_bytes) return MakeError(Errc::kNoSpace, "job input over the limit");
+      if (*req.size > ctx_->service->limits().max_job_bytes) return MakeError(Errc::kNoSpace, "job input over the limit");
       job->input.resize(*req.size);
     }
     return Getattr();
@@ -212,7 +212,7 @@ class ResultNode : public Node {
     std::unique_lock<std::mutex> lk(job->mu);
     if (kind_ != ResultKind::kError) {
       if ((flags & O_NONBLOCK) && Pending(*job)) return MakeError(Errc::kWouldBlock, "job not done yet");
-      // Blocks until the job finishes; the engine always completes a queued job.
+      // Blocks until the job finishes; the service always completes a queued job.
       job->cv.wait(lk, [&] { return !Pending(*job); });
       if (job->state == JobState::kFailed) return MakeError(Errc::kIo, "job failed: " + job->error);
     }
@@ -257,7 +257,7 @@ class ModelDirNode : public Node {
     auto c = ctx_;
     auto k = key_;
     model_json_ = std::make_shared<GeneratedFile>(AllocateDynamicIno(), ctx_->owner, [c, k] {
-      auto info = c->engine->GetModel(k);
+      auto info = c->service->GetModel(k);
       if (!info.ok()) {
         syslog(LOG_ERR, "ipfskit: /infer/%s: %s", k.c_str(), info.error().message.c_str());
         return nlohmann::json{{"model", k}, {"error", info.error().message}}.dump(2) + "\n";

@@ -10,14 +10,15 @@
 // <model> is a CID of a sentence-transformers folder or an alias from the config
 // ("infer": {"aliases": {"minilm": "bafy…"}}). Reading a result blocks until the job is done
 // (O_NONBLOCK: EAGAIN); results are served with direct_io and carry user.ipfs.cid, being stored
-// in the repo. Writing the job file again starts a new job under the same name.
+// in the repo. Writing the job file again starts a new job under the same name. Where a job runs
+// (here, or on a remote of "infer.remote") is the EmbeddingService's business, not this area's.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
 
-#include "core/infer/engine.h"
+#include "core/infer/embedding_service.h"
 #include "core/store/repo.h"
 #include "fuse/areas/static_nodes.h"
 #include "fuse/stats.h"
@@ -25,7 +26,9 @@
 namespace ipfskit::fs {
 
 struct InferContext {
-  std::shared_ptr<infer::InferenceEngine> engine;
+  // Where jobs run: this process's engine (LocalEmbeddings) or, with "infer.remote" in the config,
+  // remote `ipfskit serve --api` nodes with the local engine behind them (RemoteEmbeddings).
+  std::shared_ptr<infer::EmbeddingService> service;
   std::map<std::string, std::string> aliases;
   std::shared_ptr<Repo> repo;  // results are stored here, content-addressed
   Owner owner;

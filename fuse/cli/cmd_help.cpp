@@ -136,6 +136,30 @@ int PrintConfigHelp() {
                    "unloaded beyond it.", 6);
   os << "  infer.max_job_bytes (default " << limits.max_job_bytes << ")\n";
   PrintWrapped(os, "Largest input of one /infer job (all its lines together).", 6);
+  const std::pair<const char*, const char*> remote_docs[] = {
+      {"infer.remote (default [])",
+       "URLs of `ipfskit serve --api` nodes (\"http://gpu-node:5080\"). Each /infer job goes to the first "
+       "one not marked down (POST /v1/embeddings, base64), then the next, then this node's own engine; a "
+       "remote that fails (refused, timeout, 5xx, a malformed answer) is skipped for infer.remote_backoff_ms. "
+       "/.ipfskit/stats shows infer.remote: jobs per remote, failures, fallbacks."},
+      {"infer.remote_timeout_ms (default 30000)", "Total time one remote may take for one job."},
+      {"infer.remote_connect_timeout_ms (default 2000)", "Connect timeout to a remote."},
+      {"infer.remote_backoff_ms (default 30000)", "How long a failed remote is skipped."},
+      {"infer.remote_token (default none)", "Bearer token sent to the remotes."},
+      {"infer.remote_threads (default 8)", "Jobs on the wire to remotes at once."},
+      {"infer.remote_max_inputs (default 512)",
+       "Inputs per request to a remote; a larger job goes in several requests to the same remote."},
+      {"serve.embeddings.tokens (default [])",
+       "Bearer tokens the embeddings API of `serve --api` accepts; when set, a request without one is 401."},
+      {"serve.embeddings.default_model (default none)",
+       "Model of POST /embed without ?model= (else the only alias, when there is exactly one)."},
+      {"serve.embeddings.max_inputs (default 2048)", "Inputs per embeddings request."},
+      {"serve.embeddings.timeout_ms (default 120000)", "The longest an embeddings request waits (504 after)."},
+  };
+  for (const auto& [k, text] : remote_docs) {
+    os << "  " << k << "\n";
+    PrintWrapped(os, text, 6);
+  }
   // Durations below take Go duration strings ("5m", "48h") or integer milliseconds.
   const std::pair<const char*, const char*> ipns_docs[] = {
       {"ipns.routers (default [])",

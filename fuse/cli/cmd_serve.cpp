@@ -6,6 +6,9 @@
 #include <memory>
 #include <optional>
 
+#include "accel/backends.h"
+#include "core/infer/unixfs_model_files.h"
+#include "core/serve/embeddings_handler.h"
 #include "core/serve/gateway_handler.h"
 #include "core/serve/http_server.h"
 #include "core/serve/pinning_handler.h"
@@ -88,6 +91,19 @@ void RunServe(Context& ctx, const ServeFlags& f) {
   }
   std::unique_ptr<HttpServer> api_server;
   if (api_addr) {
+    // Embeddings: the engine (backend, model loader) is made on the first request, as /infer's.
+    auto is = infer::InferSettingsFromConfig(cfg->raw);
+    if (!is.ok()) return ctx.Fail(is.error());
+    auto eo = EmbeddingsApiOptionsFromConfig(cfg->raw);
+    if (!eo.ok()) return ctx.Fail(eo.error());
+    auto reader = std::make_shared<UnixfsReader>(*chain);
+    auto local = std::make_shared<infer::LocalEmbeddings>(
+        [reader, is = *is] {
+          return std::make_shared<infer::InferenceEngine>(accel::MakeDefaultBackend(),
+                                                          infer::MakeUnixfsModelLoader(reader, is.aliases), is.limits);
+        },
+        is->limits);
+    AddEmbeddingsRoutes(api, std::make_shared<EmbeddingsHandler>(local, std::move(*eo)));
     HttpServerOptions ao;
     ao.host = api_addr->first;
     ao.port = api_addr->second;
