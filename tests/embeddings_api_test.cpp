@@ -74,27 +74,35 @@ std::string ReadAll(const std::string& p) {
   return ss.str();
 }
 
-// The float lists of every "embedding":[...] in `body`, read with strtof (exactly what the text
-// says as float32; nlohmann would go through double).
+// The numbers of a JSON list whose '[' `c` has just passed, read with strtof (exactly what the
+// text says as float32; nlohmann would go through double); `c` ends past the ']'. Anything that
+// is not a number ends the list early, so the comparison that follows fails.
+std::vector<float> ReadFloatList(const char*& c) {
+  std::vector<float> v;
+  while (*c && *c != ']') {
+    char* end = nullptr;
+    v.push_back(std::strtof(c, &end));
+    if (end == c) break;
+    c = end;
+    if (*c == ',') c++;
+  }
+  if (*c == ']') c++;
+  return v;
+}
+
+// The float lists of every "embedding":[...] in `body`.
 std::vector<std::vector<float>> RawFloatLists(const std::string& body) {
   std::vector<std::vector<float>> out;
   const std::string key = "\"embedding\":[";
   for (size_t p = body.find(key); p != std::string::npos; p = body.find(key, p)) {
     p += key.size();
-    std::vector<float> v;
     const char* c = body.c_str() + p;
-    while (*c != ']') {
-      char* end = nullptr;
-      v.push_back(std::strtof(c, &end));
-      c = end;
-      if (*c == ',') c++;
-    }
-    out.push_back(std::move(v));
+    out.push_back(ReadFloatList(c));
   }
   return out;
 }
 
-// /embed answers: [[...],[...]] read with strtof.
+// /embed answers: [[...],[...]].
 std::vector<std::vector<float>> TeiLists(const std::string& body) {
   std::vector<std::vector<float>> out;
   const char* c = body.c_str();
@@ -102,15 +110,7 @@ std::vector<std::vector<float>> TeiLists(const std::string& body) {
   c++;
   while (*c == '[') {
     c++;
-    std::vector<float> v;
-    while (*c != ']') {
-      char* end = nullptr;
-      v.push_back(std::strtof(c, &end));
-      c = end;
-      if (*c == ',') c++;
-    }
-    out.push_back(std::move(v));
-    c++;
+    out.push_back(ReadFloatList(c));
     if (*c == ',') c++;
   }
   return out;

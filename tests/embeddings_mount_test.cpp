@@ -116,24 +116,8 @@ class ServeProcess {
 
 class EmbeddingsMount : public MountFixture {
  protected:
-  struct Model {
-    std::string cid, dir;
-    std::vector<float> expected;
-    int n = 0, dim = 0;
-  };
-  Model MakeModel(const std::string& name, const std::string& flags) {
-    Model m;
-    m.dir = data_ + "/" + name;
-    ShOk("/usr/bin/python3 " + Q(SourceDir() + "/tests/py/make_bert.py") + " --out " + Q(m.dir) + " " + flags + " 2>/dev/null");
-    std::string e = ReadAll(m.dir + "/expected.f32");
-    m.expected.resize(e.size() / 4);
-    std::memcpy(m.expected.data(), e.data(), e.size());
-    auto meta = json::parse(ReadAll(m.dir + "/expected.json"));
-    m.n = meta["n"];
-    m.dim = meta["dim"];
-    m.cid = ShOk(Cli("add -Qr " + Q(m.dir)));
-    return m;
-  }
+  using Model = BertModel;
+  Model MakeModel(const std::string& name, const std::string& flags) { return MakeBertModel(name, flags); }
   // Writes the model's inputs as job `name` and reads its .npy.
   std::vector<float> RunJob(const Model& m, const std::string& name, int* n = nullptr) {
     std::string dir = mnt_ + "/infer/" + m.cid;

@@ -109,24 +109,8 @@ std::string ReadResult(const std::string& path) {
 
 class InferMount : public MountFixture {
  protected:
-  struct Model {
-    std::string cid, dir;
-    std::vector<float> expected;
-    int n = 0, dim = 0;
-  };
-  Model MakeModel(const std::string& name, const std::string& flags) {
-    Model m;
-    m.dir = data_ + "/" + name;
-    ShOk("/usr/bin/python3 '" + SourceDir() + "/tests/py/make_bert.py' --out '" + m.dir + "' " + flags + " 2>/dev/null");
-    std::string e = ReadAll(m.dir + "/expected.f32");
-    m.expected.resize(e.size() / 4);
-    std::memcpy(m.expected.data(), e.data(), e.size());
-    auto meta = nlohmann::json::parse(ReadAll(m.dir + "/expected.json"));
-    m.n = meta["n"];
-    m.dim = meta["dim"];
-    m.cid = ShOk(Cli("add -Qr '" + m.dir + "'"));
-    return m;
-  }
+  using Model = BertModel;
+  Model MakeModel(const std::string& name, const std::string& flags) { return MakeBertModel(name, flags); }
   float MaxErr(const std::vector<float>& a, const std::vector<float>& b) {
     EXPECT_EQ(a.size(), b.size());
     float e = 0;

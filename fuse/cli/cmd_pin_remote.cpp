@@ -8,6 +8,7 @@
 // (the file is written 0600: it holds the tokens; `service ls` never prints a token).
 // Every HTTP request has a 30 s timeout; `add` waits for `pinned` at most --timeout (default
 // 10 minutes).
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -87,17 +89,12 @@ Result<std::string> NormalizeEndpoint(std::string url) {
   return url;
 }
 
+// Percent-encodes a query or path part (libcurl's, RFC 3986 unreserved characters kept).
 std::string Escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
+  char* e = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
+  if (!e) return s;
+  std::string out(e);
+  curl_free(e);
   return out;
 }
 
@@ -289,6 +286,16 @@ void AddServiceCommands(CLI::App* remote, Context& ctx) {
   }
 }
 
+// Every pin at f.service matching the filters (all pages), for ls and rm; *client is left
+// connected to the service.
+Result<std::vector<json>> MatchingPins(Context& ctx, const Filters& f, std::optional<PinningClient>* client) {
+  if (auto repo = ctx.OpenRepo(); !repo.ok()) return repo.error();
+  IPFSKIT_ASSIGN_OR_RETURN(Service svc, FindService(ctx, f.service));
+  IPFSKIT_ASSIGN_OR_RETURN(std::string q, FilterQuery(f));
+  client->emplace(svc);
+  return (*client)->ListAll(q);
+}
+
 void AddFilterOptions(CLI::App* cmd, Filters& f, bool with_force) {
   cmd->add_option("--service", f.service, "Name of the remote pinning service")->required();
   cmd->add_option("--name", f.name, "Only pins with this name (exact match)");
@@ -364,13 +371,8 @@ void RegisterPinRemoteCommands(CLI::App* pin, Context& ctx) {
     auto* ls = remote->add_subcommand("ls", "List pins at a remote service: CID STATUS NAME.");
     AddFilterOptions(ls, *f, false);
     ls->callback([&ctx, f] {
-      if (!ctx.OpenRepo().ok()) return ctx.Fail(ctx.OpenRepo().error());
-      auto svc = FindService(ctx, f->service);
-      if (!svc.ok()) return ctx.Fail(svc.error());
-      auto q = FilterQuery(*f);
-      if (!q.ok()) return ctx.Fail(q.error());
-      PinningClient client(*svc);
-      auto all = client.ListAll(*q);
+      std::optional<PinningClient> client;
+      auto all = MatchingPins(ctx, *f, &client);
       if (!all.ok()) return ctx.Fail(all.error());
       for (const auto& ps : *all) {
         std::string cid = Str(ps["pin"], "cid"), name = Str(ps["pin"], "name"), status = Str(ps, "status");
@@ -384,18 +386,13 @@ void RegisterPinRemoteCommands(CLI::App* pin, Context& ctx) {
     auto* rm = remote->add_subcommand("rm", "Remove pins from a remote service (more than one only with --force).");
     AddFilterOptions(rm, *f, true);
     rm->callback([&ctx, f] {
-      if (!ctx.OpenRepo().ok()) return ctx.Fail(ctx.OpenRepo().error());
-      auto svc = FindService(ctx, f->service);
-      if (!svc.ok()) return ctx.Fail(svc.error());
-      auto q = FilterQuery(*f);
-      if (!q.ok()) return ctx.Fail(q.error());
-      PinningClient client(*svc);
-      auto all = client.ListAll(*q);
+      std::optional<PinningClient> client;
+      auto all = MatchingPins(ctx, *f, &client);
       if (!all.ok()) return ctx.Fail(all.error());
       if (all->size() > 1 && !f->force)
         return ctx.Fail("multiple remote pins are matching this query, add --force to confirm the bulk removal");
       for (const auto& ps : *all) {
-        auto d = client.Call("DELETE", "/pins/" + Escape(Str(ps, "requestid")));
+        auto d = client->Call("DELETE", "/pins/" + Escape(Str(ps, "requestid")));
         if (!d.ok()) return ctx.Fail(d.error());
       }
     });

@@ -11,6 +11,8 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 namespace ipfskit::testing {
 
 int Sh(const std::string& cmd, std::string* out) { return RunCommand("(" + cmd + ") 2>&1", out); }
@@ -96,5 +98,19 @@ void MountFixture::Mount(const std::string& options) {
 }
 
 void MountFixture::Unmount() { ShOk(Cli("unmount '" + mnt_ + "'")); }
+
+MountFixture::BertModel MountFixture::MakeBertModel(const std::string& name, const std::string& flags) {
+  BertModel m;
+  m.dir = data_ + "/" + name;
+  ShOk("/usr/bin/python3 '" + SourceDir() + "/tests/py/make_bert.py' --out '" + m.dir + "' " + flags + " 2>/dev/null");
+  std::string e = ReadFile(m.dir + "/expected.f32");
+  m.expected.resize(e.size() / 4);
+  std::memcpy(m.expected.data(), e.data(), e.size());
+  auto meta = nlohmann::json::parse(ReadFile(m.dir + "/expected.json"));
+  m.n = meta["n"];
+  m.dim = meta["dim"];
+  m.cid = ShOk(Cli("add -Qr '" + m.dir + "'"));
+  return m;
+}
 
 }  // namespace ipfskit::testing

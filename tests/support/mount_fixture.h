@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "tests/support/paths.h"
 
@@ -28,6 +29,16 @@ class MountFixture : public ::testing::Test {
   void Mount(const std::string& options = "");
   void Unmount();
   bool Mounted() const;
+
+  // A BERT model folder made by tests/py/make_bert.py (PyTorch, `flags` as it takes them) in
+  // data_/name and added to the repo: its CID, folder, and PyTorch's embeddings of its
+  // inputs.txt (n rows of dim).
+  struct BertModel {
+    std::string cid, dir;
+    std::vector<float> expected;
+    int n = 0, dim = 0;
+  };
+  BertModel MakeBertModel(const std::string& name, const std::string& flags);
 
   std::string tmp_, repo_, mnt_, data_;
 };
