@@ -33,7 +33,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOG_DIR/ubsan
 # The cross-checks spend their time in the JS and Python references (npm importer, js-ipns key
 # generation), not in our code, which the rest of the suite drives under the sanitizers; they run
 # in the plain build (scripts/test.sh) only, to keep CI inside its time.
-SKIP=${IPFSKIT_SANITIZE_SKIP:-'^(import_crosscheck_test|ipns_crosscheck_test|ipns_js_mount_test)$'}
+# embeddings_mount_test (the openai client and PyTorch) likewise; embeddings_api_test drives the
+# same server and remote-inference code under the sanitizers.
+SKIP=${IPFSKIT_SANITIZE_SKIP:-'^(import_crosscheck_test|ipns_crosscheck_test|ipns_js_mount_test|embeddings_mount_test)$'}
 # The gateway soak runs its full minute in the plain build; here 20 s (the sanitizers still see
 # every path it drives).
 export IPFSKIT_SOAK_SECONDS=${IPFSKIT_SOAK_SECONDS:-20}
