@@ -295,7 +295,9 @@ TEST_P(MfsAreaTest, RandomisedExerciserMatchesShadow) {
         fd = -1;
         desc = "unlink " + name(f);
       } else if (kind < 95) {  // fsync
-        if (fd >= 0) ASSERT_EQ(::fsync(fd), 0);
+        if (fd >= 0) {
+          ASSERT_EQ(::fsync(fd), 0);
+        }
         desc = "fsync " + name(f);
       } else {  // O_TRUNC reopen
         if (fd >= 0) ::close(fd);
@@ -309,9 +311,10 @@ TEST_P(MfsAreaTest, RandomisedExerciserMatchesShadow) {
       std::string a = roots[0] + "/" + name(i), b = roots[1] + "/" + name(i);
       bool ea = ::access(a.c_str(), F_OK) == 0, eb = ::access(b.c_str(), F_OK) == 0;
       ASSERT_EQ(ea, eb) << "op " << op << " (" << desc << "): existence of " << name(i) << ", seed " << seed;
-      if (ea && (i == f || op % 50 == 0))
+      if (ea && (i == f || op % 50 == 0)) {
         ASSERT_TRUE(ReadFile(a) == ReadFile(b)) << "op " << op << " (" << desc << "): " << name(i) << " differs, seed "
                                                 << seed;
+      }
     }
   }
   for (auto& side : fds)
@@ -319,9 +322,11 @@ TEST_P(MfsAreaTest, RandomisedExerciserMatchesShadow) {
       if (fd >= 0) ::close(fd);
   ShOk("diff -r " + roots[0] + " " + roots[1]);
   // And the CIDs of the survivors equal `add -n` of the shadow copies.
-  for (int i = 0; i < kFiles; ++i)
-    if (::access((roots[1] + "/" + name(i)).c_str(), F_OK) == 0)
+  for (int i = 0; i < kFiles; ++i) {
+    if (::access((roots[1] + "/" + name(i)).c_str(), F_OK) == 0) {
       EXPECT_EQ(Xattr(roots[0] + "/" + name(i), "user.ipfs.cid"), AddCid(roots[1] + "/" + name(i))) << name(i);
+    }
+  }
 }
 
 TEST_P(MfsAreaTest, KillNineAfterFsyncThenRemount) {

@@ -516,7 +516,9 @@ TEST_F(MfsTest, ConcurrentWritersOnDifferentFiles) {
       for (size_t off = 0; off < data[i].size(); off += 70000) {
         size_t n = std::min<size_t>(70000, data[i].size() - off);
         ASSERT_TRUE(t->Write(*f, off, ByteView(data[i]).subspan(off, n)).ok());
-        if (off % 700000 == 0) ASSERT_TRUE(t->Commit().ok());
+        if (off % 700000 == 0) {
+          ASSERT_TRUE(t->Commit().ok());
+        }
       }
       ASSERT_TRUE(t->FlushFile(*f).ok());
     });

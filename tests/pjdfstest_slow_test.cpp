@@ -35,7 +35,7 @@ struct FileResult {
 
 // Counts one script's TAP output.
 FileResult CountTap(const std::string& name, const std::string& tap) {
-  FileResult r{name};
+  FileResult r{name, 0, 0, {}};
   static const std::regex plan(R"(^1\.\.(\d+))");
   std::istringstream in(tap);
   std::string line;
