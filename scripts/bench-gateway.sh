@@ -65,12 +65,7 @@ rm -rf "$W/src-repo"
 start_block_nginx "$W"
 URL="http://127.0.0.1:$PORT"
 
-fresh_mount() {  # a fresh, empty repo mounted with the gateway
-  "$BIN" unmount "$MNT" >/dev/null 2>&1 || true
-  rm -rf "$W/repo"
-  "$BIN" --repo "$W/repo" init >/dev/null
-  "$BIN" --repo "$W/repo" mount "$MNT" -o "gateway=$URL"
-}
+fresh_mount() { fresh_mount_at "$BIN" "$W/repo" "$MNT" "$URL"; }
 mbs() { python3 -c "print(f'{$SIZE_MB/$1:.0f}')"; }
 
 # (a) cold sequential read.

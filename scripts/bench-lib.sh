@@ -71,3 +71,15 @@ EOF
   NGINX_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
 }
+
+# fresh_mount_at BIN REPO MNT GATEWAY [CONFIG_JSON]: unmounts MNT, makes REPO anew (with that
+# config.json when given) and mounts it at MNT with GATEWAY as its only source.
+fresh_mount_at() {
+  local bin=$1 repo=$2 mnt=$3 gw=$4 cfg=${5:-}
+  "$bin" unmount "$mnt" >/dev/null 2>&1 || true
+  rm -rf "$repo"
+  mkdir -p "$mnt"
+  "$bin" --repo "$repo" init >/dev/null
+  [ -n "$cfg" ] && echo "$cfg" > "$repo/config.json"
+  "$bin" --repo "$repo" mount "$mnt" -o "gateway=$gw"
+}

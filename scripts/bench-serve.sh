@@ -108,14 +108,7 @@ NGX_RPS=$(raw_rps "$NGX" "")
 echo "raw blocks ($RAW_REQUESTS over $CONNS keep-alive connections): serve $(calc "round($SERVE_RPS)") req/s, nginx $(calc "round($NGX_RPS)") req/s, ratio $(calc "round($SERVE_RPS/$NGX_RPS,2)")"
 
 # (c) and (d): fresh mounts (empty repo, empty cache) whose only source is the serve gateway.
-fresh_mount() {  # [config.json content]
-  "$BIN" unmount "$MNT" >/dev/null 2>&1 || true
-  rm -rf "$W/mrepo"
-  mkdir -p "$MNT"
-  "$BIN" --repo "$W/mrepo" init >/dev/null
-  [ -n "${1:-}" ] && echo "$1" > "$W/mrepo/config.json"
-  "$BIN" --repo "$W/mrepo" mount "$MNT" -o "gateway=$GW"
-}
+fresh_mount() { fresh_mount_at "$BIN" "$W/mrepo" "$MNT" "$GW" "${1:-}"; }  # [config.json content]
 mibs_of() { calc "round($SIZE_MB/$1,1)"; }
 PER_BLOCK='{"net": {"car_stream_window_bytes": 0, "car_tree_max_bytes": 0}}'
 drop_caches

@@ -45,6 +45,14 @@ class ServeMountTest : public MountFixture {
     return line.substr(at, line.find('\n', at) - at);
   }
 
+  // The first node's repo (created on first use) and the CLI over it.
+  std::string SourceRepo() {
+    const std::string src = tmp_ + "/src-repo";
+    if (!std::filesystem::exists(src)) ShOk(SrcCli() + "init");
+    return src;
+  }
+  std::string SrcCli() const { return "'" + CliBinary() + "' --offline --repo '" + tmp_ + "/src-repo' "; }
+
   pid_t server_pid_ = 0;
 };
 
@@ -55,9 +63,8 @@ TEST_F(ServeMountTest, CopiesATreeThroughAnotherNodesGateway) {
   WriteRandomFile(tree + "/big.bin", 5 << 20, 1);
   WriteRandomFile(tree + "/sub/medium.bin", 700 << 10, 2);
   for (int i = 0; i < 40; i++) std::ofstream(tree + "/sub/deeper/f" + std::to_string(i) + ".txt") << "file " << i << "\n";
-  const std::string src = tmp_ + "/src-repo";
-  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + src + "' ";
-  ShOk(cli + "init");
+  const std::string src = SourceRepo();
+  const std::string cli = SrcCli();
   const std::string root = ShOk(cli + "add -Qr '" + tree + "'");
   ASSERT_FALSE(root.empty());
 
@@ -83,9 +90,8 @@ TEST_F(ServeMountTest, AnIndependentClientVerifiesOurCars) {
   // Long names over 3,000 entries: past the 256 KiB sharding threshold, a HAMT directory.
   const std::string name = "an-entry-with-a-rather-long-name-to-push-the-directory-over-the-sharding-threshold-";
   for (int i = 0; i < 3000; i++) std::ofstream(tree + "/hamt/" + name + std::to_string(i)) << "entry " << i << "\n";
-  const std::string src = tmp_ + "/src-repo";
-  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + src + "' ";
-  ShOk(cli + "init");
+  const std::string src = SourceRepo();
+  const std::string cli = SrcCli();
   const std::string root = ShOk(cli + "add -Qr '" + tree + "'");
   const std::string v1 = ShOk(cli + "add -Q --cid-version 1 '" + tree + "/sub/big.bin'");
   EXPECT_NE(ShOk(cli + "stat " + root + "/hamt").find("ChildBlocks: 256"), std::string::npos) << "not a HAMT";
@@ -124,9 +130,8 @@ TEST_F(ServeMountTest, AFreshMountStreamsFilesAndTreesAsCars) {
   std::filesystem::create_directories(tree + "/small");
   WriteRandomFile(tree + "/big.bin", 24 << 20, 11);
   for (int i = 0; i < 300; i++) WriteRandomFile(tree + "/small/f" + std::to_string(i), 2000 + i, 100 + i);
-  const std::string src = tmp_ + "/src-repo";
-  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + src + "' ";
-  ShOk(cli + "init");
+  const std::string src = SourceRepo();
+  const std::string cli = SrcCli();
   const std::string root = ShOk(cli + "add -Qr '" + tree + "'");
   const std::string url = StartServe(src);
   ASSERT_FALSE(url.empty());
@@ -154,9 +159,8 @@ TEST_F(ServeMountTest, KeepsWorkingWhenTheServerGoesAwayAndComesBack) {
   std::filesystem::create_directories(tree);
   WriteRandomFile(tree + "/first.bin", 4 << 20, 31);
   WriteRandomFile(tree + "/second.bin", 4 << 20, 32);
-  const std::string src = tmp_ + "/src-repo";
-  const std::string cli = "'" + CliBinary() + "' --offline --repo '" + src + "' ";
-  ShOk(cli + "init");
+  const std::string src = SourceRepo();
+  const std::string cli = SrcCli();
   const std::string root = ShOk(cli + "add -Qr '" + tree + "'");
   const std::string url = StartServe(src);
   ASSERT_FALSE(url.empty());
