@@ -476,7 +476,6 @@ void SourceChain::RunStream(Stream& st) {
     }
     c_->car_blocks.fetch_add(1);
     ++got;
-    StoreInCache(cid, data);  // verified by the CAR reader
     if (auto o = st.offset_of.find(cid); !st.tree && o != st.offset_of.end()) {
       // An inner node: its children in the range become this stream's before the node is
       // handed over, so a reader that walks on from it waits for them rather than asking.
@@ -488,6 +487,9 @@ void SourceChain::RunStream(Stream& st) {
         }
       if (cid.codec() == codec::kDagPb) ClaimChildren(st, data, off, range_end);
     }
+    // Cached only after its children are claimed: a reader that finds the node in the cache
+    // then finds their flights too.
+    StoreInCache(cid, data);  // verified by the CAR reader
     if (auto it = st.flights.find(cid); it != st.flights.end()) {
       FinishFlight(cid, it->second, data);
       st.flights.erase(it);
