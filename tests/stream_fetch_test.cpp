@@ -142,7 +142,6 @@ TEST(StreamFetch, AFileRangeComesInOneStreamAndReadersWaitForIt) {
   EXPECT_EQ(gw.raw.load(), 1) << "readers asked for blocks the stream was bringing";
   EXPECT_EQ(st.car_ranges, 1u);
   EXPECT_EQ(st.car_released, 0u);
-  EXPECT_GE(st.collapsed, 1u);  // at least one read waited on the stream
   EXPECT_EQ(gw.car_queries.at(0), "dag-scope=entity&entity-bytes=0:*&format=car&");
   // Everything is in the cache, verified: a second node-less read needs no gateway.
   gw.server->Stop();
