@@ -40,26 +40,7 @@ head -c "$((SIZE_MB << 20))" /dev/urandom > "$W/www/plain.bin"
 for i in $(seq -w 1 "$SMALL_FILES"); do head -c $((1024 + 10#$i * 7)) /dev/urandom > "$W/small/f$i"; done
 BIG=$("$BIN" "${SRC[@]}" add -Q --cid-version 1 "$W/www/plain.bin")
 SMALL=$("$BIN" "${SRC[@]}" add -Qr --cid-version 1 "$W/small")
-cat > "$W/car_split.py" <<'PY'
-# Splits a CARv1 stream (stdin) into <dir>/<cid as base32 CIDv1> files.
-import base64, sys
-out, data = sys.argv[1], sys.stdin.buffer.read()
-def varint(b, i):
-    x = s = 0
-    while True:
-        c = b[i]; i += 1; x |= (c & 0x7f) << s; s += 7
-        if c < 0x80: return x, i
-hlen, pos = varint(data, 0); pos += hlen
-while pos < len(data):
-    slen, p = varint(data, pos); end = p + slen
-    ver, q = varint(data, p)
-    assert ver == 1, "CIDv1 only (add --cid-version 1)"
-    _, q = varint(data, q); _, q = varint(data, q); dlen, q = varint(data, q); q += dlen
-    name = "b" + base64.b32encode(data[p:q]).decode().lower().rstrip("=")
-    open(f"{out}/{name}", "wb").write(data[q:end])
-    pos = end
-PY
-for root in "$BIG" "$SMALL"; do "$BIN" "${SRC[@]}" dag export "$root" | python3 "$W/car_split.py" "$W/www/blocks"; done
+for root in "$BIG" "$SMALL"; do "$BIN" "${SRC[@]}" dag export "$root" | split_car "$W/www/blocks"; done
 rm -rf "$W/src-repo"
 
 start_block_nginx "$W"

@@ -83,3 +83,28 @@ fresh_mount_at() {
   [ -n "$cfg" ] && echo "$cfg" > "$repo/config.json"
   "$bin" --repo "$repo" mount "$mnt" -o "gateway=$gw"
 }
+
+# split_car DIR: splits a CARv1 stream (stdin) of CIDv1 blocks into DIR/<cid as base32 CIDv1>
+# files, for nginx to serve at /ipfs/<cid>.
+split_car() {
+  python3 -c "$(cat <<'PY'
+# Splits a CARv1 stream (stdin) into <dir>/<cid as base32 CIDv1> files.
+import base64, sys
+out, data = sys.argv[1], sys.stdin.buffer.read()
+def varint(b, i):
+    x = s = 0
+    while True:
+        c = b[i]; i += 1; x |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return x, i
+hlen, pos = varint(data, 0); pos += hlen
+while pos < len(data):
+    slen, p = varint(data, pos); end = p + slen
+    ver, q = varint(data, p)
+    assert ver == 1, "CIDv1 only (add --cid-version 1)"
+    _, q = varint(data, q); _, q = varint(data, q); dlen, q = varint(data, q); q += dlen
+    name = "b" + base64.b32encode(data[p:q]).decode().lower().rstrip("=")
+    open(f"{out}/{name}", "wb").write(data[q:end])
+    pos = end
+PY
+)" "$1"
+}

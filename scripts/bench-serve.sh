@@ -44,22 +44,8 @@ BIG=$("$BIN" "${SRC[@]}" add -Q --cid-version 1 "$W/www/plain.bin")
 mkdir -p "$W/small"
 for i in $(seq -w 1 "$SMALL_FILES"); do head -c $((1024 + 10#$i * 7)) /dev/urandom > "$W/small/f$i"; done
 SMALL=$("$BIN" "${SRC[@]}" add -Qr --cid-version 1 "$W/small")
-# The file's blocks as files named by CID, for nginx (the CAR split by a few lines of Python).
-"$BIN" "${SRC[@]}" dag export "$BIG" | python3 -c '
-import base64, sys
-out, data = sys.argv[1], sys.stdin.buffer.read()
-def varint(b, i):
-    x = s = 0
-    while True:
-        c = b[i]; i += 1; x |= (c & 0x7f) << s; s += 7
-        if c < 0x80: return x, i
-hlen, pos = varint(data, 0); pos += hlen
-while pos < len(data):
-    slen, p = varint(data, pos); end = p + slen
-    _, q = varint(data, p); _, q = varint(data, q); _, q = varint(data, q); dlen, q = varint(data, q); q += dlen
-    name = "b" + base64.b32encode(data[p:q]).decode().lower().rstrip("=")
-    open(f"{out}/{name}", "wb").write(data[q:end])
-    pos = end' "$W/www/blocks"
+# The file's blocks as files named by CID, for nginx.
+"$BIN" "${SRC[@]}" dag export "$BIG" | split_car "$W/www/blocks"
 mapfile -t BLOCKS < <(ls "$W/www/blocks")
 
 start_block_nginx "$W"
