@@ -132,12 +132,14 @@ void RunServe(Context& ctx, const ServeFlags& f) {
 
 void RegisterServeCommand(CLI::App& app, Context& ctx) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* serve = app.add_subcommand("serve", "Serve this node's blocks as an HTTP trustless gateway.");
+  auto* serve = app.add_subcommand(
+      "serve", "Serve this node's blocks as an HTTP trustless gateway (and, with --api, pinning and embeddings).");
   serve->footer(
       "GET|HEAD /ipfs/<cid>[/path]?format=raw|car (dag-scope, entity-bytes, dups) and\n"
       "/ipns/<name>?format=ipns-record, as the trustless gateway spec says. Blocks the repo and\n"
       "cache lack are fetched through the configured sources unless --offline or --local-only.\n"
-      "Runs until SIGINT or SIGTERM.");
+      "--api adds the Pinning Services API (/pins) and the embeddings API (/v1/embeddings,\n"
+      "/embed, /v1/models). Runs until SIGINT or SIGTERM.");
   serve->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   serve->add_option("--api", flags->api, "HOST:PORT for the pinning and embeddings APIs (default: none)");
   serve->add_flag("--local-only", flags->local_only, "Serve only blocks in the repo and cache");
