@@ -9,7 +9,9 @@
 #                keyed by a hash of install-deps.sh and the package list it reads
 #                (tests/js/package.json), the way CI systems cache by lockfile: when either
 #                changes, install-deps runs again from a bare root. IPFSKIT_ROOT_CACHE=off
-#                never caches.
+#                never caches. The root's ccache directory is $IPFSKIT_ROOT_CACHE/ccache too
+#                (kept between runs, like a CI system's build cache): the tree is always at
+#                /src, so an unchanged file compiles once per compiler.
 #   --no-src     no source tree in the root (CMD runs in /); without it, /src holds a clean
 #                `git archive` of HEAD and CMD runs there
 #   --worktree   archive the tracked files as they are in the working tree, not HEAD
@@ -145,10 +147,15 @@ run_in_root() {
     mount -t proc proc \"\$ROOT/proc\"
     mount --rbind /sys \"\$ROOT/sys\"
     mount -t tmpfs -o size=50% tmpfs \"\$ROOT/dev/shm\" 2>/dev/null || true
+    if [ -n \"\$CCACHE_HOST\" ]; then
+      mkdir -p \"\$ROOT/var/cache/ccache\"
+      mount --bind \"\$CCACHE_HOST\" \"\$ROOT/var/cache/ccache\"
+    fi
     exec chroot \"\$ROOT\" /usr/bin/env -i HOME=/root TERM=\"\${TERM:-dumb}\" LANG=C.UTF-8 \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=\"\${CI:-}\" \
-      IPFSKIT_TEST_FRESH_ROOT=1 /bin/bash -c \"\$CMD\""
-  ROOT=$root LOWER=${LOWER:-} CMD=$cmd SHARED=$SHARED \
+      IPFSKIT_TEST_FRESH_ROOT=1 \${CCACHE_HOST:+CCACHE_DIR=/var/cache/ccache CCACHE_MAXSIZE=12G} \
+      /bin/bash -c \"\$CMD\""
+  ROOT=$root LOWER=${LOWER:-} CMD=$cmd SHARED=$SHARED CCACHE_HOST=${CCACHE_HOST:-} \
     unshare --mount --propagation private --pid --fork --kill-child=SIGKILL /bin/bash -c "$setup"
 }
 
@@ -158,6 +165,8 @@ key_of_deps() {
 
 ROOT="$WORK/root"
 LOWER=""
+CCACHE_HOST=""
+if [ "$CACHE" != off ]; then CCACHE_HOST=$CACHE/ccache; mkdir -p "$CCACHE_HOST"; fi
 t0=$(date +%s)
 if [ "$deps" = 1 ]; then
   key=$(key_of_deps)

@@ -9,6 +9,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PKGS=(
   build-essential cmake ninja-build pkg-config git
+  # ccache: build.sh and fuzz.sh use it; CI keeps its cache between runs (scripts/fresh-root.sh)
+  ccache
   libfuse3-dev fuse3
   libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils libtbb-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libutf8proc-dev libcbor-dev
