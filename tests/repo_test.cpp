@@ -469,6 +469,44 @@ TEST_F(RepoTest, GcSparesBlocksOfALiveWriter) {
 
 // The lease is in the database: a gc in another process keeps an import's blocks while the
 // importer lives, and reclaims them once it died by kill -9 (issue 10, reproduction 2).
+TEST_F(RepoTest, ABlockAnotherProcessCommitsIsFoundAtOnceAndAMissStaysAMiss) {
+  Node n = RawNode(5000, 31), absent = RawNode(5000, 32);
+  int go[2], done[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  pid_t child = ::fork();  // before this process opens the repo
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(2);
+    RepoOptions o;
+    o.path = dir_ + "/repo";
+    auto r = Repo::Open(o);
+    if (!r.ok() || !(*r)->Put(n.cid, n.data).ok()) ::_exit(3);
+    (void)!::write(done[1], &c, 1);
+    ::_exit(0);
+  }
+  repo_ = Open();
+  // Misses with nothing committed since the snapshot: answered from it, many times over.
+  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(repo_->Has(n.cid));
+  char c = 'g';
+  ASSERT_EQ(::write(go[1], &c, 1), 1);
+  ASSERT_EQ(::read(done[0], &c, 1), 1) << "the child could not write its block";
+  // Our snapshot (under a second old) predates the child's commit: the miss looks again.
+  EXPECT_TRUE(repo_->Has(n.cid));
+  auto g = repo_->Get(n.cid);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->size(), n.data.size());
+  EXPECT_FALSE(repo_->Has(absent.cid));
+  auto miss = repo_->Get(absent.cid);
+  ASSERT_FALSE(miss.ok());
+  EXPECT_EQ(miss.error().code, Errc::kNotFound);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  for (int fd : {go[0], go[1], done[0], done[1]}) ::close(fd);
+}
+
 TEST_F(RepoTest, GcInAnotherProcessSparesALiveLeaseAndReclaimsADeadOne) {
   Node leaf = RawNode(3000, 21);
   Node root = PbNodeOf({leaf.cid});

@@ -624,18 +624,30 @@ struct Repo::Impl {
   bool read_only = false;
   size_t map_size = 0;
 
-  // Looks a key up in the blocks db. On a miss retries once in a fresh snapshot, since another
-  // process may have written the block after our snapshot began.
-  Result<std::pair<std::shared_ptr<ReadSnapshot>, ByteView>> Lookup(const Cid& cid) {
+  // Looks a key up in the blocks db: the snapshot and the bytes, nullopt on a miss. On a miss
+  // retries once in a fresh snapshot, since another process may have written the block after
+  // our snapshot began, but only when something was committed since (the environment's last
+  // txn id, which every process's commits advance): a miss in a remote read would otherwise
+  // begin a read txn each time.
+  Result<std::optional<std::pair<std::shared_ptr<ReadSnapshot>, ByteView>>> Find(const Cid& cid) {
     std::shared_ptr<ReadSnapshot> s;
     for (int attempt = 0; attempt < 2; ++attempt) {
       IPFSKIT_ASSIGN_OR_RETURN(s, env->Snapshot(attempt ? s.get() : nullptr));
       MDB_val k = lmdb::Val(cid.bytes()), v;
       int rc = mdb_get(s->txn.get(), env->blocks, &k, &v);
-      if (rc == 0) return std::make_pair(s, lmdb::View(v));
+      if (rc == 0) return std::make_optional(std::make_pair(s, lmdb::View(v)));
       if (rc != MDB_NOTFOUND) return env->Err(rc, "get block " + cid.ToString());
+      MDB_envinfo info;
+      if (attempt == 0 && mdb_env_info(env->env, &info) == 0 &&
+          info.me_last_txnid == mdb_txn_id(s->txn.get()))
+        break;
     }
-    return MakeError(Errc::kNotFound, "block " + cid.ToString() + " not found in repo");
+    return std::optional<std::pair<std::shared_ptr<ReadSnapshot>, ByteView>>();
+  }
+  Result<std::pair<std::shared_ptr<ReadSnapshot>, ByteView>> Lookup(const Cid& cid) {
+    IPFSKIT_ASSIGN_OR_RETURN(auto found, Find(cid));
+    if (!found) return MakeError(Errc::kNotFound, "block " + cid.ToString() + " not found in repo");
+    return std::move(*found);
   }
 
   Status CheckWritable() const { return ipfskit::CheckWritable(*env, read_only); }
@@ -705,7 +717,8 @@ Result<Block> Repo::Get(const Cid& cid) {
 
 bool Repo::Has(const Cid& cid) {
   if (cid.is_identity()) return true;
-  return impl_->Lookup(cid).ok();
+  auto found = impl_->Find(cid);  // a miss builds no error message
+  return found.ok() && found->has_value();
 }
 
 Status Repo::Put(const Cid& cid, ByteView data, bool trusted) {
