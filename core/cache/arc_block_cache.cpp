@@ -280,6 +280,11 @@ Status ArcBlockCache::Put(const Cid& cid, ByteView data) {
     return MakeError(Errc::kHashMismatch, "cache: refusing " + std::to_string(data.size()) +
                                               " bytes that do not match " + cid.ToString());
   }
+  return PutVerified(cid, data);
+}
+
+Status ArcBlockCache::PutVerified(const Cid& cid, ByteView data) {
+  if (cid.is_identity()) return Status::Ok();
   if (data.size() > options_.max_bytes) {
     declined_.fetch_add(1);
     return Status::Ok();

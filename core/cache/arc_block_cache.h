@@ -57,6 +57,9 @@ class ArcBlockCache : public BlockCache {
   Result<Block> Get(const Cid& cid) override;
   bool Has(const Cid& cid) override;
   Status Put(const Cid& cid, ByteView data) override;
+  // Put without hashing the bytes again: for a caller that has just checked them against the
+  // CID (SourceChain: every source verifies what it returns).
+  Status PutVerified(const Cid& cid, ByteView data);
   CacheStats Stats() override;
   Status Flush() override;
 

@@ -1,4 +1,5 @@
 #include "core/source/source_chain.h"
+#include "core/cache/arc_block_cache.h"
 #include "core/codec/dagpb.h"
 #include "core/codec/unixfs.h"
 #include "core/util/log.h"
@@ -186,7 +187,11 @@ std::vector<std::shared_ptr<RemoteSource>> SourceChain::Ordered(int round, size_
 void SourceChain::StoreInCache(const Cid& cid, ByteView data) {
   if (!cache_) return;
   if (local_ && local_->Has(cid)) return;  // the repo owns it (pinned or added locally)
-  if (!cache_->Put(cid, data).ok()) c_->cache_put_errors.fetch_add(1);
+  // What reaches here was verified by its source (RemoteSource::Fetch, the CAR reader): the
+  // ARC cache need not hash it again.
+  auto* arc = dynamic_cast<ArcBlockCache*>(cache_.get());
+  Status st = arc ? arc->PutVerified(cid, data) : cache_->Put(cid, data);
+  if (!st.ok()) c_->cache_put_errors.fetch_add(1);
 }
 
 Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline) {
