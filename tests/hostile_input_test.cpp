@@ -17,6 +17,7 @@
 #include "core/car/car.h"
 #include "core/codec/dagcbor.h"
 #include "core/codec/dagpb.h"
+#include "core/codec/protobuf.h"
 #include "core/codec/unixfs.h"
 #include "core/config/config.h"
 #include "core/infer/bert_model.h"
@@ -359,6 +360,61 @@ TEST(HostileUnixfs, BlocksizesThatDoNotAddUpAreMalformed) {
   auto g = reader.Read(good, 0, out);
   ASSERT_TRUE(g.ok()) << g.error().message;
   EXPECT_EQ(std::string(out.begin(), out.begin() + *g), "abcdabcd");
+}
+
+// A dag-pb leaf with the UnixFS data `unixfs` (raw protobuf bytes).
+Bytes LeafNode(const Bytes& unixfs) {
+  PbNode n;
+  n.data = unixfs;
+  return EncodePbNode(n);
+}
+
+TEST(HostileUnixfs, LeavesReadTheSameThroughTheViewPathAndTheFullDecoders) {
+  // Plain leaves are read from views into the block; anything else goes through DecodePbNode
+  // and DecodeUnixfs, which must still refuse what they refused.
+  auto store = std::make_shared<MemoryBlockStore>();
+  UnixfsReader reader(store);
+  auto unixfs = [](std::optional<uint64_t> type, std::optional<std::string> data, std::optional<uint64_t> filesize) {
+    Bytes b;
+    if (type) pb::PutVarintField(b, 1, *type);
+    if (data) pb::PutBytesField(b, 2, ToBytes(*data));
+    if (filesize) pb::PutVarintField(b, 3, *filesize);
+    return b;
+  };
+  Bytes out(64);
+  auto read = [&](const Bytes& leaf_unixfs, uint64_t offset) {
+    Cid leaf = PutBlock(*store, codec::kDagPb, LeafNode(leaf_unixfs));
+    Cid root = PutBlock(*store, codec::kDagPb, FileNode({leaf}, {5}, 5));
+    auto whole = reader.Read(leaf, offset, out);  // the leaf as a one-block file
+    auto inner = reader.Read(root, offset, out);  // the leaf under a root
+    EXPECT_EQ(whole.ok(), inner.ok());
+    return inner;
+  };
+  auto r = read(unixfs(2, "hello", 5), 1);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(std::string(out.begin(), out.begin() + *r), "ello");
+  r = read(unixfs(0, "hello", std::nullopt), 0);  // Raw, no filesize
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(std::string(out.begin(), out.begin() + *r), "hello");
+  // A filesize that is not the data's size: malformed.
+  r = read(unixfs(2, "hello", 9), 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kMalformed) << r.error().message;
+  // A directory where a file leaf should be: refused.
+  r = read(unixfs(1, "hello", std::nullopt), 0);
+  ASSERT_FALSE(r.ok());
+  // An unknown UnixFS field: malformed.
+  Bytes odd = unixfs(2, "hello", 5);
+  pb::PutVarintField(odd, 15, 1);
+  r = read(odd, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kMalformed) << r.error().message;
+  // Truncated UnixFS data: malformed.
+  Bytes cut = unixfs(2, "hello", 5);
+  cut.resize(cut.size() - 3);
+  r = read(cut, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kMalformed) << r.error().message;
 }
 
 TEST(HostileUnixfs, HamtThatRepeatsAShardIsRefusedPromptly) {

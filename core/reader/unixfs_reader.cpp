@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/codec/protobuf.h"
 #include "core/importer/murmur3.h"
 
 namespace ipfskit {
@@ -26,14 +27,62 @@ Result<Block> GetBlock(BlockGetter& blocks, const Cid& cid) {
   return b;
 }
 
-Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
-  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(blocks, cid));
+// The file bytes of a plain dag-pb leaf, as a view into its block: no links, and UnixFS data of
+// Type File or Raw, Data, and at most a filesize equal to the data's size. nullopt for anything
+// else (the full decoders then judge it). Reading a leaf this way copies its bytes once, into
+// the reader's buffer; DecodePbNode and DecodeUnixfs would copy all of them twice first.
+std::optional<ByteView> PlainLeafData(ByteView block) {
+  ByteView in = block, unixfs;
+  bool have_unixfs = false;
+  while (!in.empty()) {
+    auto f = pb::ReadField(in);
+    if (!f.ok() || f->number != 1 || f->type != pb::kLen || have_unixfs) return std::nullopt;
+    unixfs = f->bytes;
+    have_unixfs = true;
+  }
+  ByteView data;
+  bool have_type = false, have_data = false;
+  std::optional<uint64_t> filesize;
+  while (!unixfs.empty()) {
+    auto f = pb::ReadField(unixfs);
+    if (!f.ok()) return std::nullopt;
+    if (f->number == 1 && f->type == pb::kVarint && !have_type &&
+        (f->varint == static_cast<uint64_t>(UnixfsType::kFile) ||
+         f->varint == static_cast<uint64_t>(UnixfsType::kRaw))) {
+      have_type = true;
+    } else if (f->number == 2 && f->type == pb::kLen && !have_data) {
+      data = f->bytes;
+      have_data = true;
+    } else if (f->number == 3 && f->type == pb::kVarint && !filesize) {
+      filesize = f->varint;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!have_unixfs || !have_type || (filesize && *filesize != data.size())) return std::nullopt;
+  return data;
+}
+
+Result<Decoded> DecodeUnixfsBlock(const Cid& cid, Block b) {
   auto node = DecodePbNode(b.data());
   if (!node.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + node.error().message);
   if (!node->data) return MakeError(Errc::kMalformed, cid.ToString() + ": dag-pb node without UnixFS data");
   auto d = DecodeUnixfs(*node->data);
   if (!d.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + d.error().message);
   return Decoded{std::move(b), std::move(*node), std::move(*d)};
+}
+
+Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
+  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(blocks, cid));
+  return DecodeUnixfsBlock(cid, std::move(b));
+}
+
+// Copies the part of [node_off, node_end) that the walk wants from `d`, the bytes the node
+// stands for from node_off on.
+void CopyWanted(std::span<uint8_t> out, uint64_t out_off, ByteView d, uint64_t node_off, uint64_t node_end) {
+  uint64_t begin = std::max(out_off, node_off);
+  uint64_t end = std::min({out_off + out.size(), node_off + d.size(), node_end});
+  if (begin < end) std::memcpy(out.data() + (begin - out_off), d.data() + (begin - node_off), end - begin);
 }
 
 // DecodeUnixfs already refuses these; checked again here because a bad fanout means an
@@ -235,17 +284,24 @@ Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uin
       return Status::Ok();
     }
     IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
-    ByteView d = b.data();
-    uint64_t begin = std::max(w.offset, node_off);
-    uint64_t end = std::min({w.offset + w.out.size(), node_off + d.size(), node_end});
-    if (begin < end) std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - node_off), end - begin);
+    CopyWanted(w.out, w.offset, b.data(), node_off, node_end);
     return Status::Ok();
   }
   if (w.leaves_only && w.stop_at_remote && depth > 0 && !blocks_->Has(cid)) {
     w.leaves_only->push_back(LeafSpan{cid, node_off});
     return Status::Ok();
   }
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, cid));
+  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
+  if (auto d = PlainLeafData(b.data())) {
+    if (!w.leaves_only) {
+      CopyWanted(w.out, w.offset, *d, node_off, node_end);
+    } else if (std::max(w.offset, node_off) <
+               std::min({w.offset + w.out.size(), node_end, node_off + d->size()})) {
+      w.leaves_only->push_back(LeafSpan{cid, node_off});
+    }
+    return Status::Ok();
+  }
+  IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsBlock(cid, std::move(b)));
   if (n.data.type != UnixfsType::kFile && n.data.type != UnixfsType::kRaw)
     return MakeError(Errc::kMalformed, cid.ToString() + ": not a file node inside a file DAG");
   return ReadNode(w, cid, n.node, n.data, node_off, node_end, depth);
@@ -295,7 +351,14 @@ Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<ui
     std::memcpy(out.data(), b.data().data() + offset, n);
     return n;
   }
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded root, DecodeUnixfsNode(*blocks_, file));
+  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, file));
+  if (auto d = PlainLeafData(b.data())) {  // a one-block file
+    if (offset >= d->size()) return size_t{0};
+    size_t n = std::min<uint64_t>(out.size(), d->size() - offset);
+    std::memcpy(out.data(), d->data() + offset, n);
+    return n;
+  }
+  IPFSKIT_ASSIGN_OR_RETURN(Decoded root, DecodeUnixfsBlock(file, std::move(b)));
   if (root.data.type == UnixfsType::kMetadata)
     return MakeError(Errc::kUnsupported, file.ToString() + ": UnixFS Metadata nodes are not supported");
   if (root.data.type != UnixfsType::kFile && root.data.type != UnixfsType::kRaw)
