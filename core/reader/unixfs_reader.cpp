@@ -77,12 +77,25 @@ Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
   return DecodeUnixfsBlock(cid, std::move(b));
 }
 
-// Copies the part of [node_off, node_end) that the walk wants from `d`, the bytes the node
-// stands for from node_off on.
-void CopyWanted(std::span<uint8_t> out, uint64_t out_off, ByteView d, uint64_t node_off, uint64_t node_end) {
-  uint64_t begin = std::max(out_off, node_off);
-  uint64_t end = std::min({out_off + out.size(), node_off + d.size(), node_end});
-  if (begin < end) std::memcpy(out.data() + (begin - out_off), d.data() + (begin - node_off), end - begin);
+// Of `len` bytes standing for file bytes from `pos` on, cut at node_end, the file range
+// [begin, end) a walk wanting [out_off, out_off + out_size) takes; empty when begin >= end.
+std::pair<uint64_t, uint64_t> WantedRange(uint64_t out_off, size_t out_size, uint64_t pos, size_t len,
+                                          uint64_t node_end) {
+  return {std::max(out_off, pos), std::min({out_off + out_size, pos + len, node_end})};
+}
+
+// Copies what the walk wants of `d`, the bytes a node stands for from `pos` on.
+void CopyWanted(std::span<uint8_t> out, uint64_t out_off, ByteView d, uint64_t pos, uint64_t node_end) {
+  auto [begin, end] = WantedRange(out_off, out.size(), pos, d.size(), node_end);
+  if (begin < end) std::memcpy(out.data() + (begin - out_off), d.data() + (begin - pos), end - begin);
+}
+
+// Copies `d` from `offset` on into `out`: the whole file is `d`.
+size_t CopyFrom(ByteView d, uint64_t offset, std::span<uint8_t> out) {
+  if (offset >= d.size()) return 0;
+  size_t n = std::min<uint64_t>(out.size(), d.size() - offset);
+  std::memcpy(out.data(), d.data() + offset, n);
+  return n;
 }
 
 // DecodeUnixfs already refuses these; checked again here because a bad fanout means an
@@ -295,8 +308,8 @@ Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uin
   if (auto d = PlainLeafData(b.data())) {
     if (!w.leaves_only) {
       CopyWanted(w.out, w.offset, *d, node_off, node_end);
-    } else if (std::max(w.offset, node_off) <
-               std::min({w.offset + w.out.size(), node_end, node_off + d->size()})) {
+    } else if (auto [begin, end] = WantedRange(w.offset, w.out.size(), node_off, d->size(), node_end);
+               begin < end) {
       w.leaves_only->push_back(LeafSpan{cid, node_off});
     }
     return Status::Ok();
@@ -320,10 +333,12 @@ Status UnixfsReader::ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, c
   uint64_t pos = node_off;
   if (data.data) {
     const Bytes& d = *data.data;
-    uint64_t begin = std::max(w.offset, pos), end = std::min(want_end, pos + d.size());
-    if (begin < end && !w.leaves_only)
-      std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - pos), end - begin);
-    if (w.leaves_only && node.links.empty() && begin < end) w.leaves_only->push_back(LeafSpan{cid, node_off});
+    if (!w.leaves_only) {
+      CopyWanted(w.out, w.offset, d, pos, node_end);
+    } else if (auto [begin, end] = WantedRange(w.offset, w.out.size(), pos, d.size(), node_end);
+               node.links.empty() && begin < end) {
+      w.leaves_only->push_back(LeafSpan{cid, node_off});
+    }
     pos += d.size();
   }
   for (size_t i = 0; i < node.links.size() && pos < want_end; ++i) {
@@ -346,18 +361,10 @@ Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<ui
   // Every read of the mount comes through here: fetch and decode the root block once.
   if (file.codec() != codec::kDagPb) {
     IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, file));
-    if (offset >= b.size()) return size_t{0};
-    size_t n = std::min<uint64_t>(out.size(), b.size() - offset);
-    std::memcpy(out.data(), b.data().data() + offset, n);
-    return n;
+    return CopyFrom(b.data(), offset, out);
   }
   IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, file));
-  if (auto d = PlainLeafData(b.data())) {  // a one-block file
-    if (offset >= d->size()) return size_t{0};
-    size_t n = std::min<uint64_t>(out.size(), d->size() - offset);
-    std::memcpy(out.data(), d->data() + offset, n);
-    return n;
-  }
+  if (auto d = PlainLeafData(b.data())) return CopyFrom(*d, offset, out);  // a one-block file
   IPFSKIT_ASSIGN_OR_RETURN(Decoded root, DecodeUnixfsBlock(file, std::move(b)));
   if (root.data.type == UnixfsType::kMetadata)
     return MakeError(Errc::kUnsupported, file.ToString() + ": UnixFS Metadata nodes are not supported");
