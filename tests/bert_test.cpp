@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -61,6 +62,50 @@ std::vector<float> Embed(const BertModel& m, BertRunner& runner,
   return out;
 }
 
+// The backend for a precision (IPFSKIT_CPU_PRECISION), or null when this CPU cannot run it.
+std::shared_ptr<Backend> CpuBackendFor(const char* precision) {
+  ::setenv("IPFSKIT_CPU_PRECISION", precision, 1);
+  auto b = accel::MakeCpuBackend();
+  ::unsetenv("IPFSKIT_CPU_PRECISION");
+  return b->precision() == precision ? b : nullptr;
+}
+
+// Reduced precisions against torch's FP32 embeddings: every sentence's cosine similarity must
+// reach min_cos. Returns the worst one.
+double CosineVsTorch(const std::string& name, const std::string& flags, const char* precision,
+                     double min_cos) {
+  Reference ref = MakeModel(name, flags);
+  DirectoryModelFiles files(ref.dir);
+  auto model = LoadBertModel(files);
+  EXPECT_TRUE(model.ok()) << model.error().message;
+  if (!model.ok()) return 0;
+  const BertModel& m = **model;
+  auto runner = BertRunner::Create(CpuBackendFor(precision), *model);
+  EXPECT_TRUE(runner.ok()) << runner.error().message;
+  if (!runner.ok()) return 0;
+  std::vector<Encoding> encs;
+  std::vector<float> got = Embed(m, **runner, ref.inputs, &encs);
+  const int n = ref.meta["n"], dim = ref.meta["dim"];
+  double worst = 1, max_err = 0;
+  for (int i = 0; i < n; i++) {
+    double dot = 0, a2 = 0, b2 = 0;
+    for (int j = 0; j < dim; j++) {
+      const double a = got[size_t(i) * dim + j], b = ref.expected[size_t(i) * dim + j];
+      dot += a * b;
+      a2 += a * a;
+      b2 += b * b;
+      max_err = std::max(max_err, std::fabs(a - b));
+    }
+    const double cos = dot / std::sqrt(std::max(a2 * b2, 1e-300));
+    EXPECT_GE(cos, min_cos) << name << " " << precision << ": sentence " << i;
+    worst = std::min(worst, cos);
+  }
+  std::printf("%s %s: worst cosine vs PyTorch FP32 %.6f, max abs error %.3g\n", name.c_str(),
+              precision, worst, max_err);
+  fs::remove_all(ref.dir);
+  return worst;
+}
+
 // The issue asks for 1e-4; we hold 1e-5, tight enough that the tanh GELU approximation fails.
 void CompareWithTorch(const std::string& name, const std::string& flags, float tol = 1e-5f) {
   Reference ref = MakeModel(name, flags);
@@ -113,6 +158,34 @@ TEST(BertVsTorch, NameVariantsAndVocabTxt) {
 TEST(BertVsTorch, LongSequencesUpToPositionLimit) {
   CompareWithTorch("long", "--max-pos 300 --max-seq-length 512 --min-words 200 --max-words 298 "
                            "--sentences 6 --seed 11");
+}
+
+// bf16 and int8 linear layers (IPFSKIT_CPU_PRECISION): cosine ≥ 0.999 with torch's FP32 on every
+// sentence, on MiniLM's shape (H 384, 12 heads, FFN 1536) and with the other poolings.
+void CheckPrecision(const char* precision) {
+  if (!CpuBackendFor(precision))
+    GTEST_SKIP() << "this CPU cannot run " << precision << " (the backend fell back to fp32)";
+  const std::string minilm = "--vocab 2000 --hidden 384 --heads 12 --inter 1536 --layers 6 "
+                             "--max-pos 512 --max-seq-length 128 --sentences 48 --max-words 120";
+  CosineVsTorch("minilm", minilm + " --seed 21", precision, 0.999);
+  CosineVsTorch("mean", "--pooling mean --seed 22", precision, 0.999);
+  CosineVsTorch("clsmax", "--pooling cls+max --normalize 0 --seed 23", precision, 0.999);
+  // A reduced precision must not be the FP32 path under another name.
+  auto b = CpuBackendFor(precision);
+  ASSERT_TRUE(b);
+  EXPECT_NE(b->Describe().find(precision), std::string::npos) << b->Describe();
+}
+TEST(BertVsTorch, Bf16WithinCosine0999) { CheckPrecision("bf16"); }
+TEST(BertVsTorch, Int8WithinCosine0999) { CheckPrecision("int8"); }
+
+TEST(CpuPrecision, UnknownNameFallsBackToFp32) {
+  ::setenv("IPFSKIT_CPU_PRECISION", "fp8", 1);
+  auto b = accel::MakeCpuBackend();
+  ::unsetenv("IPFSKIT_CPU_PRECISION");
+  EXPECT_EQ(b->precision(), "fp32");
+  ::setenv("IPFSKIT_CPU_PRECISION", "fp32", 1);
+  EXPECT_EQ(accel::MakeCpuBackend()->precision(), "fp32");
+  ::unsetenv("IPFSKIT_CPU_PRECISION");
 }
 
 }  // namespace

@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   }
   nlohmann::json out = {{"engine", "ipfskit"},
                         {"backend", backend->Describe()},
+                        {"precision", backend->precision()},
                         {"sentences", inputs->size()},
                         {"tokens", tokens},
                         {"seconds", best},

@@ -17,7 +17,8 @@ nlohmann::json EngineStatsJson(const InferenceEngine& e) {
                         {"inputs_done", s.inputs_done},     {"tokens_done", s.tokens_done},
                         {"batches", s.batches},             {"models_loaded", s.models_loaded},
                         {"models_evicted", s.models_evicted}, {"models_resident", s.models_resident},
-                        {"jobs_in_flight", s.jobs_in_flight}, {"backend", e.backend().name()}};
+                        {"jobs_in_flight", s.jobs_in_flight}, {"backend", e.backend().name()},
+                        {"precision", e.backend().precision()}};
 }
 
 LocalEmbeddings::LocalEmbeddings(EngineFactory make_engine, EngineLimits limits)
