@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything ipfskit needs to build, run and test on Debian 12. Idempotent: installs
 # only what is missing, so run.sh and test.sh call it every time.
+#   scripts/install-deps.sh [--bench]   --bench: also the references the benchmarks run against
+#                                       (ONNX Runtime for bench-infer.sh, ~300 MB from npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,4 +56,13 @@ fi
 if [ ! -f tests/js/node_modules/.ipfskit-installed ] || [ tests/js/package.json -nt tests/js/node_modules/.ipfskit-installed ]; then
   (cd tests/js && npm install --no-audit --no-fund --loglevel=error >&2)
   touch tests/js/node_modules/.ipfskit-installed
+fi
+
+if [ "${1:-}" = "--bench" ]; then
+  # onnxruntime-node ships its CPU binaries in the package; its install script would fetch CUDA
+  # binaries from outside npm, which the CPU benchmark does not use.
+  if [ ! -f scripts/bench/node_modules/.ipfskit-installed ] || [ scripts/bench/package.json -nt scripts/bench/node_modules/.ipfskit-installed ]; then
+    (cd scripts/bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch scripts/bench/node_modules/.ipfskit-installed
+  fi
 fi

@@ -149,6 +149,39 @@ def bert_tensors(model, names):
     return out
 
 
+def export_onnx(model, args, seqs):
+    """The model as a sentence-transformers ONNX export has it: input_ids and attention_mask
+    [batch, length] int64 in, the pooled (and normalised) sentence_embedding out. Traced through
+    forward_layers: TransformerEncoder's nested-tensor path does not export."""
+    class Encoder(nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids, mask):
+            return pool(self.bert.forward_layers(ids, mask), mask, args.pooling, args.normalize)
+
+    ids = torch.tensor([[2, 5, 6, 3], [2, 7, 3, 0]])  # tracing example; [PAD] is id 0
+    mask = (ids != 0).long()
+    dyn = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
+           "sentence_embedding": {0: "batch"}}
+    # Not under no_grad: there MultiheadAttention takes its fused fast path, which has no ONNX
+    # export in torch 1.13.
+    torch.onnx.export(Encoder(model), (ids, mask), args.onnx, opset_version=14,
+                      input_names=["input_ids", "attention_mask"],
+                      output_names=["sentence_embedding"], dynamic_axes=dyn)
+    with open(os.path.join(args.out, "ids.json"), "w") as f:
+        json.dump(seqs, f)
+    # torch's embeddings of the first 16 inputs as one padded batch, for the runner of the
+    # export to check that it computes the same function (check.f32, [16, dim] float32).
+    first = seqs[:16]
+    L = max(len(q) for q in first)
+    ids = torch.tensor([q + [0] * (L - len(q)) for q in first])
+    with torch.inference_mode():
+        out = Encoder(model)(ids, (ids != 0).long())
+    out.numpy().astype("<f4").tofile(os.path.join(args.out, "check.f32"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -171,6 +204,9 @@ def main():
     ap.add_argument("--weight-scale", type=float, default=1.5)
     ap.add_argument("--bench", action="store_true", help="time PyTorch; no expected output")
     ap.add_argument("--no-run", action="store_true", help="write the folder and inputs only")
+    ap.add_argument("--onnx", metavar="FILE",
+                    help="export the model (pooling and normalisation included) to FILE with "
+                         "torch.onnx.export, and the inputs' token ids to OUT/ids.json; no run")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
@@ -267,6 +303,9 @@ def main():
     with open(os.path.join(args.out, "inputs.txt"), "w") as f:
         f.write("\n".join(sentences) + "\n")
 
+    if args.onnx:
+        export_onnx(model, args, seqs)
+        return
     if args.no_run:
         return
     if args.threads:
