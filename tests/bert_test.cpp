@@ -155,6 +155,14 @@ TEST(BertVsTorch, NameVariantsAndVocabTxt) {
   CompareWithTorch("prefix", "--names bert_prefix --tokenizer vocab --seed 9");
   CompareWithTorch("gamma", "--names gamma_beta --seed 10");
 }
+// One short query (a /infer job of one line): too few rows to share out by row blocks, so each
+// layer's output columns are split between the threads.
+TEST(BertVsTorch, ShortJobSplitsColumns) {
+  CompareWithTorch("short1", "--hidden 384 --heads 12 --inter 1536 --sentences 2 --min-words 5 "
+                             "--max-words 11 --seed 12");
+  CompareWithTorch("short3", "--hidden 384 --heads 12 --inter 1536 --sentences 3 --min-words 1 "
+                             "--max-words 20 --seed 13");
+}
 TEST(BertVsTorch, LongSequencesUpToPositionLimit) {
   CompareWithTorch("long", "--max-pos 300 --max-seq-length 512 --min-words 200 --max-words 298 "
                            "--sentences 6 --seed 11");
@@ -170,6 +178,9 @@ void CheckPrecision(const char* precision) {
   CosineVsTorch("minilm", minilm + " --seed 21", precision, 0.999);
   CosineVsTorch("mean", "--pooling mean --seed 22", precision, 0.999);
   CosineVsTorch("clsmax", "--pooling cls+max --normalize 0 --seed 23", precision, 0.999);
+  // Fewer rows than threads have work for: the layers split their columns instead.
+  CosineVsTorch("short", minilm + " --sentences 2 --min-words 3 --max-words 9 --seed 24", precision,
+                0.999);
   // A reduced precision must not be the FP32 path under another name.
   auto b = CpuBackendFor(precision);
   ASSERT_TRUE(b);

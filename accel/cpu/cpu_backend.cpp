@@ -119,6 +119,18 @@ void SgemmOneDnn(bool trans_b, int M, int N, int K, float alpha, const float* A,
   dnnl_sgemm('N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+// How a linear layer's output [rows, out] is shared out: row blocks big enough that BLAS packing
+// of W is amortised, small enough to give every thread work; and when there are too few rows
+// for that (a short query: one block), column chunks too, so a one-sentence job uses all threads.
+struct Tiles {
+  int block, nblocks, chunk, nchunks;
+  int count() const { return nblocks * nchunks; }
+  int row0(int t) const { return (t / nchunks) * block; }
+  int rows_in(int t, int rows) const { return std::min(block, rows - row0(t)); }
+  int col0(int t) const { return (t % nchunks) * chunk; }
+  int cols_in(int t, int out) const { return std::min(chunk, out - col0(t)); }
+};
+
 class CpuBackend : public infer::Backend {
  public:
   CpuBackend(int threads, CpuGemm gemm, Precision precision)
@@ -176,18 +188,17 @@ class CpuBackend : public infer::Backend {
     if (precision_ == Precision::kBf16 || matmul_)
       return LinearMatmul(static_cast<const CpuLinearMatmul&>(op_), x, rows, y, act);
     const auto& op = static_cast<const CpuLinear&>(op_);
-    // Row blocks big enough that BLAS packing of W is amortised, small enough to share out.
-    const int block = std::max(32, std::min(256, (rows + threads_ * 2 - 1) / (threads_ * 2)));
-    const int nblocks = (rows + block - 1) / block;
+    const Tiles t = TilesFor(rows, op.out);
     arena_.execute([&] {
-      tbb::parallel_for(0, nblocks, [&](int bi) {
-        const int r0 = bi * block, m = std::min(block, rows - r0);
-        float* yb = y + size_t(r0) * op.out;
-        sgemm_(true, m, op.out, op.in, 1.f, x + size_t(r0) * op.in, op.in, op.w.data(), op.in,
-               0.f, yb, op.out);
-        for (int r = 0; r < m; r++) {  // epilogue while the block is in cache
-          if (act == Activation::kGelu) cpu::BiasGelu(yb + size_t(r) * op.out, op.b.data(), op.out);
-          else cpu::BiasAdd(yb + size_t(r) * op.out, op.b.data(), op.out);
+      tbb::parallel_for(0, t.count(), [&](int ti) {
+        const int r0 = t.row0(ti), m = t.rows_in(ti, rows), c0 = t.col0(ti),
+                  n = t.cols_in(ti, op.out);
+        float* yb = y + size_t(r0) * op.out + c0;
+        sgemm_(true, m, n, op.in, 1.f, x + size_t(r0) * op.in, op.in,
+               op.w.data() + size_t(c0) * op.in, op.in, 0.f, yb, op.out);
+        for (int r = 0; r < m; r++) {  // epilogue while the tile is in cache
+          if (act == Activation::kGelu) cpu::BiasGelu(yb + size_t(r) * op.out, op.b.data() + c0, n);
+          else cpu::BiasAdd(yb + size_t(r) * op.out, op.b.data() + c0, n);
         }
       });
     });
@@ -311,6 +322,16 @@ class CpuBackend : public infer::Backend {
     return true;
   }
   void set_precision(Precision p) { precision_ = p; }
+
+  Tiles TilesFor(int rows, int out) const {
+    Tiles t;
+    t.block = std::max(32, std::min(256, (rows + threads_ * 2 - 1) / (threads_ * 2)));
+    t.nblocks = (rows + t.block - 1) / t.block;
+    const int want = t.nblocks >= threads_ * 2 ? 1 : (threads_ * 2 + t.nblocks - 1) / t.nblocks;
+    t.chunk = std::max(64, (out + want - 1) / want + 15) / 16 * 16;  // whole 16-float vectors
+    t.nchunks = (out + t.chunk - 1) / t.chunk;
+    return t;
+  }
 
  private:
   // The matmul for kRows-row blocks of [in] -> [out], f32 or bf16 source and weights, f32 bias
@@ -451,32 +472,33 @@ class CpuBackend : public infer::Backend {
   }
 
   void LinearInt8(const CpuLinearInt8& op, const float* x, int rows, float* y, Activation act) {
-    const int block = std::max(32, std::min(256, (rows + threads_ * 2 - 1) / (threads_ * 2)));
-    const int nblocks = (rows + block - 1) / block;
+    const Tiles t = TilesFor(rows, op.out);
     arena_.execute([&] {
-      tbb::parallel_for(0, nblocks, [&](int bi) {
+      tbb::parallel_for(0, t.count(), [&](int ti) {
         if (omp_get_max_threads() != 1) omp_set_num_threads(1);
         thread_local std::vector<uint8_t> q;
         thread_local std::vector<int32_t> acc;
         thread_local std::vector<float> rs;
         thread_local std::vector<int32_t> rz;
-        const int r0 = bi * block, m = std::min(block, rows - r0);
+        const int r0 = t.row0(ti), m = t.rows_in(ti, rows), c0 = t.col0(ti),
+                  n = t.cols_in(ti, op.out);
         q.resize(size_t(m) * op.in);
-        acc.resize(size_t(m) * op.out);
+        acc.resize(size_t(m) * n);
         rs.resize(m);
         rz.resize(m);
+        // Column chunks of one row block quantise its rows again: only short inputs get chunks.
         for (int r = 0; r < m; r++)
           cpu::QuantizeRowU8(x + size_t(r0 + r) * op.in, op.in, q.data() + size_t(r) * op.in,
                              &rs[r], &rz[r]);
         const int32_t co = 0;
-        dnnl_gemm_u8s8s32('N', 'T', 'F', m, op.out, op.in, 1.f, q.data(), op.in, 0, op.w.data(),
-                          op.in, 0, 0.f, acc.data(), op.out, &co);
+        dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, op.in, 1.f, q.data(), op.in, 0,
+                          op.w.data() + size_t(c0) * op.in, op.in, 0, 0.f, acc.data(), n, &co);
         for (int r = 0; r < m; r++) {
-          float* yr = y + size_t(r0 + r) * op.out;
-          cpu::DequantizeRow(acc.data() + size_t(r) * op.out, op.out, rs[r], rz[r],
-                             op.scale.data(), op.wsum.data(), yr);
-          if (act == Activation::kGelu) cpu::BiasGelu(yr, op.b.data(), op.out);
-          else cpu::BiasAdd(yr, op.b.data(), op.out);
+          float* yr = y + size_t(r0 + r) * op.out + c0;
+          cpu::DequantizeRow(acc.data() + size_t(r) * n, n, rs[r], rz[r], op.scale.data() + c0,
+                             op.wsum.data() + c0, yr);
+          if (act == Activation::kGelu) cpu::BiasGelu(yr, op.b.data() + c0, n);
+          else cpu::BiasAdd(yr, op.b.data() + c0, n);
         }
       });
     });
