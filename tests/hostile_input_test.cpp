@@ -362,6 +362,33 @@ TEST(HostileUnixfs, BlocksizesThatDoNotAddUpAreMalformed) {
   EXPECT_EQ(std::string(out.begin(), out.begin() + *g), "abcdabcd");
 }
 
+TEST(HostileUnixfs, AChildShorterThanItsBlocksizeIsMalformedNotAHole) {
+  // The root says each leaf holds 4 bytes, but the middle one holds 2: read naively, bytes
+  // 6-7 would be whatever the reader's buffer held before (another file's bytes, even).
+  auto store = std::make_shared<MemoryBlockStore>();
+  Cid full = PutBlock(*store, codec::kRaw, ToBytes("abcd"));
+  Cid shorter = PutBlock(*store, codec::kRaw, ToBytes("ef"));
+  Cid root = PutBlock(*store, codec::kDagPb, FileNode({full, shorter, full}, {4, 4, 4}, 12));
+  Cid tail = PutBlock(*store, codec::kDagPb, FileNode({full, shorter}, {4, 4}, 8));
+  UnixfsReader reader(store);
+  for (const Cid& file : {root, tail}) {
+    Bytes out(12, 'X');
+    auto r = reader.Read(file, 0, out);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::kMalformed) << r.error().message;
+    std::vector<Block> views;
+    auto v = reader.ReadViews(file, 0, 12, views);
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(v.error().code, Errc::kMalformed) << v.error().message;
+    EXPECT_TRUE(views.empty());
+  }
+  // What lies before the short leaf still reads.
+  Bytes out(4);
+  auto r = reader.Read(root, 0, out);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(std::string(out.begin(), out.end()), "abcd");
+}
+
 // A dag-pb leaf with the UnixFS data `unixfs` (raw protobuf bytes).
 Bytes LeafNode(const Bytes& unixfs) {
   PbNode n;

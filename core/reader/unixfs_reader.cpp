@@ -12,12 +12,6 @@ namespace {
 
 constexpr int kMaxDepth = 64;  // guards against malicious deep or cyclic-looking DAGs
 
-struct Decoded {
-  Block block;
-  PbNode node;
-  UnixfsData data;
-};
-
 // A block that no source has is "unavailable" (EIO at the FUSE edge), which must not be
 // confused with a name that does not exist in a directory (ENOENT).
 Result<Block> GetBlock(BlockGetter& blocks, const Cid& cid) {
@@ -63,18 +57,21 @@ std::optional<ByteView> PlainLeafData(ByteView block) {
   return data;
 }
 
-Result<Decoded> DecodeUnixfsBlock(const Cid& cid, Block b) {
-  auto node = DecodePbNode(b.data());
-  if (!node.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + node.error().message);
-  if (!node->data) return MakeError(Errc::kMalformed, cid.ToString() + ": dag-pb node without UnixFS data");
-  auto d = DecodeUnixfs(*node->data);
+Result<DecodedNode> DecodeUnixfsBlock(const Cid& cid, ByteView b) {
+  DecodedNode out;
+  out.block_size = b.size();
+  {
+    auto node = DecodePbNode(b);
+    if (!node.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + node.error().message);
+    out.node = std::move(*node);
+  }
+  if (!out.node.data) return MakeError(Errc::kMalformed, cid.ToString() + ": dag-pb node without UnixFS data");
+  auto d = DecodeUnixfs(*out.node.data);
   if (!d.ok()) return MakeError(Errc::kMalformed, cid.ToString() + ": " + d.error().message);
-  return Decoded{std::move(b), std::move(*node), std::move(*d)};
-}
-
-Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
-  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(blocks, cid));
-  return DecodeUnixfsBlock(cid, std::move(b));
+  out.data = std::move(*d);
+  // The UnixFS bytes were decoded into `data`: the raw copy is not needed any more.
+  out.node.data.reset();
+  return out;
 }
 
 // Of `len` bytes standing for file bytes from `pos` on, cut at node_end, the file range
@@ -82,12 +79,6 @@ Result<Decoded> DecodeUnixfsNode(BlockGetter& blocks, const Cid& cid) {
 std::pair<uint64_t, uint64_t> WantedRange(uint64_t out_off, size_t out_size, uint64_t pos, size_t len,
                                           uint64_t node_end) {
   return {std::max(out_off, pos), std::min({out_off + out_size, pos + len, node_end})};
-}
-
-// Copies what the walk wants of `d`, the bytes a node stands for from `pos` on.
-void CopyWanted(std::span<uint8_t> out, uint64_t out_off, ByteView d, uint64_t pos, uint64_t node_end) {
-  auto [begin, end] = WantedRange(out_off, out.size(), pos, d.size(), node_end);
-  if (begin < end) std::memcpy(out.data() + (begin - out_off), d.data() + (begin - pos), end - begin);
 }
 
 // Copies `d` from `offset` on into `out`: the whole file is `d`.
@@ -142,6 +133,21 @@ std::string HamtPrefix(uint64_t idx, uint64_t fanout) {
 
 }  // namespace
 
+Result<UnixfsReader::NodeRef> UnixfsReader::DecodeAndKeep(const Cid& cid, const Block& b) {
+  IPFSKIT_ASSIGN_OR_RETURN(DecodedNode d, DecodeUnixfsBlock(cid, b.data()));
+  auto n = std::make_shared<const DecodedNode>(std::move(d));
+  // A node without links is a leaf (read once per read of it) or a small directory: not worth
+  // the memory.
+  if (!n->node.links.empty()) decoded_->Insert(cid, n);
+  return n;
+}
+
+Result<UnixfsReader::NodeRef> UnixfsReader::DecodedAt(const Cid& cid) {
+  if (auto n = decoded_->Find(cid)) return n;
+  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
+  return DecodeAndKeep(cid, b);
+}
+
 Result<NodeInfo> UnixfsReader::Stat(const Cid& cid) {
   NodeInfo info;
   info.cid = cid;
@@ -152,28 +158,28 @@ Result<NodeInfo> UnixfsReader::Stat(const Cid& cid) {
     info.block_size = b.size();
     return info;
   }
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, cid));
-  info.block_size = n.block.size();
-  info.mode = n.data.mode;
-  info.mtime = n.data.mtime;
-  info.num_links = n.node.links.size();
-  switch (n.data.type) {
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, DecodedAt(cid));
+  info.block_size = n->block_size;
+  info.mode = n->data.mode;
+  info.mtime = n->data.mtime;
+  info.num_links = n->node.links.size();
+  switch (n->data.type) {
     case UnixfsType::kFile:
     case UnixfsType::kRaw:
       info.kind = NodeKind::kFile;
-      info.size = n.data.FileSize();
+      info.size = n->data.FileSize();
       break;
     case UnixfsType::kDirectory:
       info.kind = NodeKind::kDirectory;
-      info.size = n.block.size();
+      info.size = n->block_size;
       break;
     case UnixfsType::kHamtShard:
       info.kind = NodeKind::kHamtDirectory;
-      info.size = n.block.size();
+      info.size = n->block_size;
       break;
     case UnixfsType::kSymlink:
       info.kind = NodeKind::kSymlink;
-      info.symlink_target = n.data.data ? std::string(AsChars(*n.data.data)) : std::string();
+      info.symlink_target = n->data.data ? std::string(AsChars(*n->data.data)) : std::string();
       info.size = info.symlink_target.size();
       break;
     case UnixfsType::kMetadata:
@@ -195,10 +201,10 @@ Result<DirEntry> UnixfsReader::HamtLookup(const Cid& shard, const PbNode& node, 
     if (ln.size() < prefix.size() || ln.compare(0, prefix.size(), prefix) != 0) continue;
     if (ln.size() == prefix.size()) {
       if (level >= kMaxDepth) return MakeError(Errc::kMalformed, "HAMT too deep");
-      IPFSKIT_ASSIGN_OR_RETURN(Decoded sub, DecodeUnixfsNode(*blocks_, l.hash));
-      if (sub.data.type != UnixfsType::kHamtShard)
+      IPFSKIT_ASSIGN_OR_RETURN(NodeRef sub, DecodedAt(l.hash));
+      if (sub->data.type != UnixfsType::kHamtShard)
         return MakeError(Errc::kMalformed, l.hash.ToString() + ": HAMT child is not a shard");
-      return HamtLookup(l.hash, sub.node, sub.data, name, hash, level + 1);
+      return HamtLookup(l.hash, sub->node, sub->data, name, hash, level + 1);
     }
     if (std::string_view(ln).substr(prefix.size()) == name) return DirEntry{std::string(name), l.hash, l.tsize.value_or(0)};
   }
@@ -207,15 +213,15 @@ Result<DirEntry> UnixfsReader::HamtLookup(const Cid& shard, const PbNode& node, 
 
 Result<DirEntry> UnixfsReader::Lookup(const Cid& dir, std::string_view name) {
   if (dir.codec() != codec::kDagPb) return MakeError(Errc::kNotDir, dir.ToString() + " is not a directory");
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, dir));
-  if (n.data.type == UnixfsType::kDirectory) {
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, DecodedAt(dir));
+  if (n->data.type == UnixfsType::kDirectory) {
     // Kubo sorts links by name; search linearly anyway since foreign encoders may not.
-    for (const auto& l : n.node.links)
+    for (const auto& l : n->node.links)
       if (l.name && *l.name == name) return DirEntry{*l.name, l.hash, l.tsize.value_or(0)};
     return MakeError(Errc::kNotFound, "no entry named '" + std::string(name) + "'");
   }
-  if (n.data.type == UnixfsType::kHamtShard)
-    return HamtLookup(dir, n.node, n.data, name, Murmur3X64_64(name.data(), name.size()), 0);
+  if (n->data.type == UnixfsType::kHamtShard)
+    return HamtLookup(dir, n->node, n->data, name, Murmur3X64_64(name.data(), name.size()), 0);
   return MakeError(Errc::kNotDir, dir.ToString() + " is not a directory");
 }
 
@@ -256,10 +262,10 @@ Status UnixfsReader::HamtList(const PbNode& node, const UnixfsData& d, std::vect
     if (ln.size() == plen) {
       if (!seen.insert(l.hash).second)
         return MakeError(Errc::kMalformed, "HAMT links shard " + l.hash.ToString() + " more than once");
-      IPFSKIT_ASSIGN_OR_RETURN(Decoded sub, DecodeUnixfsNode(*blocks_, l.hash));
-      if (sub.data.type != UnixfsType::kHamtShard)
+      IPFSKIT_ASSIGN_OR_RETURN(NodeRef sub, DecodedAt(l.hash));
+      if (sub->data.type != UnixfsType::kHamtShard)
         return MakeError(Errc::kMalformed, l.hash.ToString() + ": HAMT child is not a shard");
-      IPFSKIT_TRY_STATUS(HamtList(sub.node, sub.data, out, depth + 1, seen));
+      IPFSKIT_TRY_STATUS(HamtList(sub->node, sub->data, out, depth + 1, seen));
     } else {
       out.push_back(DirEntry{ln.substr(plen), l.hash, l.tsize.value_or(0)});
     }
@@ -269,20 +275,48 @@ Status UnixfsReader::HamtList(const PbNode& node, const UnixfsData& d, std::vect
 
 Result<std::vector<DirEntry>> UnixfsReader::ListDir(const Cid& dir) {
   if (dir.codec() != codec::kDagPb) return MakeError(Errc::kNotDir, dir.ToString() + " is not a directory");
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsNode(*blocks_, dir));
+  IPFSKIT_ASSIGN_OR_RETURN(NodeRef n, DecodedAt(dir));
   std::vector<DirEntry> out;
-  if (n.data.type == UnixfsType::kDirectory) {
-    out.reserve(n.node.links.size());
-    for (const auto& l : n.node.links) out.push_back(DirEntry{l.name.value_or(""), l.hash, l.tsize.value_or(0)});
+  if (n->data.type == UnixfsType::kDirectory) {
+    out.reserve(n->node.links.size());
+    for (const auto& l : n->node.links) out.push_back(DirEntry{l.name.value_or(""), l.hash, l.tsize.value_or(0)});
     return out;
   }
-  if (n.data.type == UnixfsType::kHamtShard) {
+  if (n->data.type == UnixfsType::kHamtShard) {
     std::unordered_set<Cid> seen{dir};
-    IPFSKIT_TRY_STATUS(HamtList(n.node, n.data, out, 0, seen));
+    IPFSKIT_TRY_STATUS(HamtList(n->node, n->data, out, 0, seen));
     return out;
   }
   return MakeError(Errc::kNotDir, dir.ToString() + " is not a directory");
 }
+
+namespace {
+
+// Bytes [off, off + len) of `b`, kept valid by a copy of `b` (which shares b's keepalive).
+Block SliceOf(const Block& b, size_t off, size_t len) {
+  return Block::View(b.data().subspan(off, len), std::make_shared<const Block>(b));
+}
+
+// Hands the walk what it wants of `d`, the bytes a node stands for from file offset `pos` on
+// (cut at node_end): copied into w.out, or in views mode as a slice of `holder`, which `d` lies
+// in. The pieces must follow each other without a hole: a child holding fewer bytes than its
+// parent gave it would leave one.
+template <typename Walk>
+Status Emit(Walk& w, const Cid& cid, const Block& holder, ByteView d, uint64_t pos, uint64_t node_end) {
+  auto [begin, end] = WantedRange(w.offset, w.out.size(), pos, d.size(), node_end);
+  if (begin >= end) return Status::Ok();
+  if (begin != w.filled)
+    return MakeError(Errc::kMalformed, cid.ToString() + ": holds fewer bytes than its parent says");
+  w.filled = end;
+  if (w.views) {
+    w.views->push_back(SliceOf(holder, (d.data() - holder.data().data()) + (begin - pos), end - begin));
+  } else {
+    std::memcpy(w.out.data() + (begin - w.offset), d.data() + (begin - pos), end - begin);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uint64_t node_end, int depth) {
   // [w.offset, w.offset+w.out.size()) is the wanted range in file coordinates; the node stands
@@ -297,31 +331,32 @@ Status UnixfsReader::ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uin
       return Status::Ok();
     }
     IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
-    CopyWanted(w.out, w.offset, b.data(), node_off, node_end);
-    return Status::Ok();
+    return Emit(w, cid, b, b.data(), node_off, node_end);
   }
-  if (w.leaves_only && w.stop_at_remote && depth > 0 && !blocks_->Has(cid)) {
-    w.leaves_only->push_back(LeafSpan{cid, node_off});
-    return Status::Ok();
-  }
-  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
-  if (auto d = PlainLeafData(b.data())) {
-    if (!w.leaves_only) {
-      CopyWanted(w.out, w.offset, *d, node_off, node_end);
-    } else if (auto [begin, end] = WantedRange(w.offset, w.out.size(), node_off, d->size(), node_end);
-               begin < end) {
+  NodeRef n = decoded_->Find(cid);
+  if (!n) {
+    if (w.leaves_only && w.stop_at_remote && depth > 0 && !blocks_->Has(cid)) {
       w.leaves_only->push_back(LeafSpan{cid, node_off});
+      return Status::Ok();
     }
-    return Status::Ok();
+    IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, cid));
+    if (auto d = PlainLeafData(b.data())) {
+      if (!w.leaves_only) return Emit(w, cid, b, *d, node_off, node_end);
+      if (auto [begin, end] = WantedRange(w.offset, w.out.size(), node_off, d->size(), node_end); begin < end)
+        w.leaves_only->push_back(LeafSpan{cid, node_off});
+      return Status::Ok();
+    }
+    IPFSKIT_ASSIGN_OR_RETURN(n, DecodeAndKeep(cid, b));
   }
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded n, DecodeUnixfsBlock(cid, std::move(b)));
-  if (n.data.type != UnixfsType::kFile && n.data.type != UnixfsType::kRaw)
+  if (n->data.type != UnixfsType::kFile && n->data.type != UnixfsType::kRaw)
     return MakeError(Errc::kMalformed, cid.ToString() + ": not a file node inside a file DAG");
-  return ReadNode(w, cid, n.node, n.data, node_off, node_end, depth);
+  return ReadNode(w, cid, n, node_off, node_end, depth);
 }
 
-Status UnixfsReader::ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, const UnixfsData& data,
-                              uint64_t node_off, uint64_t node_end, int depth) {
+Status UnixfsReader::ReadNode(ReadWalk& w, const Cid& cid, const NodeRef& n, uint64_t node_off, uint64_t node_end,
+                              int depth) {
+  const PbNode& node = n->node;
+  const UnixfsData& data = n->data;
   if (!node.links.empty() && data.blocksizes.size() != node.links.size())
     return MakeError(Errc::kMalformed, cid.ToString() + ": blocksizes do not match links");
   std::optional<uint64_t> extent = DeclaredExtent(node, data);
@@ -334,7 +369,8 @@ Status UnixfsReader::ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, c
   if (data.data) {
     const Bytes& d = *data.data;
     if (!w.leaves_only) {
-      CopyWanted(w.out, w.offset, d, pos, node_end);
+      // The node's own bytes live in the decoded node: a view of them keeps it alive.
+      IPFSKIT_TRY_STATUS(Emit(w, cid, Block::View(ByteView(d), n), ByteView(d), pos, node_end));
     } else if (auto [begin, end] = WantedRange(w.offset, w.out.size(), pos, d.size(), node_end);
                node.links.empty() && begin < end) {
       w.leaves_only->push_back(LeafSpan{cid, node_off});
@@ -357,24 +393,58 @@ uint64_t VisitBudget(uint64_t len) {
 }
 }  // namespace
 
-Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<uint8_t> out) {
-  // Every read of the mount comes through here: fetch and decode the root block once.
-  if (file.codec() != codec::kDagPb) {
+Result<size_t> UnixfsReader::ReadImpl(const Cid& file, uint64_t offset, size_t size, ReadWalk& w) {
+  // Every read of the mount comes through here: the root comes from the decoded-node cache
+  // after the first read.
+  NodeRef root = file.codec() == codec::kDagPb ? decoded_->Find(file) : nullptr;
+  if (!root) {
     IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, file));
-    return CopyFrom(b.data(), offset, out);
+    // A one-block file: raw, or a plain dag-pb leaf.
+    std::optional<ByteView> whole;
+    if (file.codec() != codec::kDagPb) whole = b.data();
+    else whole = PlainLeafData(b.data());
+    if (whole) {
+      if (offset >= whole->size()) return size_t{0};
+      size_t n = std::min<uint64_t>(size, whole->size() - offset);
+      if (w.views) {
+        w.views->push_back(SliceOf(b, (whole->data() - b.data().data()) + offset, n));
+        return n;
+      }
+      return CopyFrom(*whole, offset, w.out.subspan(0, n));
+    }
+    IPFSKIT_ASSIGN_OR_RETURN(root, DecodeAndKeep(file, b));
   }
-  IPFSKIT_ASSIGN_OR_RETURN(Block b, GetBlock(*blocks_, file));
-  if (auto d = PlainLeafData(b.data())) return CopyFrom(*d, offset, out);  // a one-block file
-  IPFSKIT_ASSIGN_OR_RETURN(Decoded root, DecodeUnixfsBlock(file, std::move(b)));
-  if (root.data.type == UnixfsType::kMetadata)
+  if (root->data.type == UnixfsType::kMetadata)
     return MakeError(Errc::kUnsupported, file.ToString() + ": UnixFS Metadata nodes are not supported");
-  if (root.data.type != UnixfsType::kFile && root.data.type != UnixfsType::kRaw)
+  if (root->data.type != UnixfsType::kFile && root->data.type != UnixfsType::kRaw)
     return MakeError(Errc::kIsDir, file.ToString() + " is not a file");
-  const uint64_t size = root.data.FileSize();
-  if (offset >= size) return size_t{0};
-  size_t n = std::min<uint64_t>(out.size(), size - offset);
-  ReadWalk w{offset, out.subspan(0, n), nullptr, VisitBudget(n)};
-  IPFSKIT_TRY_STATUS(ReadNode(w, file, root.node, root.data, 0, size, 0));
+  const uint64_t file_size = root->data.FileSize();
+  if (offset >= file_size) return size_t{0};
+  size_t n = std::min<uint64_t>(size, file_size - offset);
+  w.offset = offset;
+  w.out = w.out.subspan(0, n);
+  w.visits_left = VisitBudget(n);
+  w.filled = offset;
+  const size_t views_before = w.views ? w.views->size() : 0;
+  IPFSKIT_TRY_STATUS(ReadNode(w, file, root, 0, file_size, 0));
+  if (w.filled != offset + n) {
+    if (w.views) w.views->resize(views_before);
+    return MakeError(Errc::kMalformed, file.ToString() + ": the file's blocks hold fewer bytes than it says");
+  }
+  return n;
+}
+
+Result<size_t> UnixfsReader::Read(const Cid& file, uint64_t offset, std::span<uint8_t> out) {
+  ReadWalk w{offset, out, nullptr, 0};
+  return ReadImpl(file, offset, out.size(), w);
+}
+
+Result<size_t> UnixfsReader::ReadViews(const Cid& file, uint64_t offset, size_t size, std::vector<Block>& views) {
+  ReadWalk w{offset, std::span<uint8_t>(static_cast<uint8_t*>(nullptr), size), nullptr, 0};
+  w.views = &views;
+  const size_t before = views.size();
+  auto n = ReadImpl(file, offset, size, w);
+  if (!n.ok()) views.resize(before);
   return n;
 }
 

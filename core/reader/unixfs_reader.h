@@ -1,6 +1,7 @@
 // UnixFS reader: path resolution through basic and HAMT directories, ranged file reads that
 // touch only the blocks covering the range, symlinks, raw and identity blocks, trickle DAGs.
-// Thread-safe: it holds no mutable state beyond the BlockGetter, which is thread-safe.
+// Thread-safe: its only mutable state is the BlockGetter and the DecodedNodeCache of decoded
+// roots, inner nodes and directories, both thread-safe.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "core/codec/dagpb.h"
 #include "core/codec/unixfs.h"
+#include "core/reader/decoded_node_cache.h"
 #include "core/store/block_store.h"
 
 namespace ipfskit {
@@ -37,7 +39,9 @@ struct DirEntry {
 
 class UnixfsReader {
  public:
-  explicit UnixfsReader(std::shared_ptr<BlockGetter> blocks) : blocks_(std::move(blocks)) {}
+  explicit UnixfsReader(std::shared_ptr<BlockGetter> blocks,
+                        uint64_t decoded_cache_bytes = DecodedNodeCache::kDefaultMaxBytes)
+      : blocks_(std::move(blocks)), decoded_(std::make_shared<DecodedNodeCache>(decoded_cache_bytes)) {}
 
   // Non-dag-pb blocks (raw, dag-cbor, ...) are files whose bytes are the block.
   Result<NodeInfo> Stat(const Cid& cid);
@@ -55,7 +59,14 @@ class UnixfsReader {
   // child is read only within the extent its parent gives it (so a child that links the same
   // blocks again and again cannot make one read visit more than range-length blocks per level),
   // and one call visits at most kReadVisitBase + 2 × (bytes asked) blocks, else kMalformed.
+  // A child that holds fewer bytes than its parent says is kMalformed too (the range would
+  // have a hole).
   Result<size_t> Read(const Cid& file, uint64_t offset, std::span<uint8_t> out);
+  // Read without the copy: the same bytes as views appended to `views` in file order, each
+  // keeping its memory valid (a block's, which may be an LMDB read transaction, or a decoded
+  // node's); together they are exactly the returned count. Hold them briefly: a view that
+  // holds a read transaction keeps LMDB from reusing the pages it read.
+  Result<size_t> ReadViews(const Cid& file, uint64_t offset, size_t size, std::vector<Block>& views);
   // Leaf CIDs covering [offset, offset+len) in order, for prefetching. Same bounds as Read.
   Result<std::vector<Cid>> LeavesFor(const Cid& file, uint64_t offset, uint64_t len);
   // The same with each block's file offset; an inner node that is not local (Has) is returned
@@ -67,21 +78,28 @@ class UnixfsReader {
   static constexpr uint64_t kReadVisitBase = 1024;
 
   BlockGetter& blocks() { return *blocks_; }
+  DecodedNodeCache& decoded_cache() { return *decoded_; }
 
  private:
+  using NodeRef = std::shared_ptr<const DecodedNode>;
   // One Read or LeavesFor call: the wanted range and what is left of its visit budget.
   struct ReadWalk {
     uint64_t offset;
-    std::span<uint8_t> out;  // in leaves-only mode a span over no memory: only its size counts
+    std::span<uint8_t> out;  // in leaves-only and views mode a span over no memory: only its size counts
     std::vector<LeafSpan>* leaves_only;
     uint64_t visits_left;
-    bool stop_at_remote = false;  // leaves-only: a non-local inner node counts as a leaf
+    bool stop_at_remote = false;     // leaves-only: a non-local inner node counts as a leaf
+    std::vector<Block>* views = nullptr;  // views mode: bytes go here, not into out
+    uint64_t filled = 0;             // file offset up to which bytes were handed out
   };
+  // The decoded dag-pb node at `cid`, from the cache or decoded (and cached when it has links).
+  Result<NodeRef> DecodedAt(const Cid& cid);
+  Result<NodeRef> DecodeAndKeep(const Cid& cid, const Block& b);
+  Result<size_t> ReadImpl(const Cid& file, uint64_t offset, size_t size, ReadWalk& w);
   // The node at `cid` stands for file bytes [node_off, node_end).
   Status ReadRec(ReadWalk& w, const Cid& cid, uint64_t node_off, uint64_t node_end, int depth);
   // The part of ReadRec after the node at `cid` is decoded.
-  Status ReadNode(ReadWalk& w, const Cid& cid, const PbNode& node, const UnixfsData& data, uint64_t node_off,
-                  uint64_t node_end, int depth);
+  Status ReadNode(ReadWalk& w, const Cid& cid, const NodeRef& n, uint64_t node_off, uint64_t node_end, int depth);
   Result<DirEntry> HamtLookup(const Cid& shard, const PbNode& node, const UnixfsData& d,
                               std::string_view name, uint64_t hash, int level);
   // Each shard is listed once: a HAMT that links one shard twice is kMalformed, not a loop.
@@ -89,6 +107,7 @@ class UnixfsReader {
                   std::unordered_set<Cid>& seen);
 
   std::shared_ptr<BlockGetter> blocks_;
+  std::shared_ptr<DecodedNodeCache> decoded_;
 };
 
 }  // namespace ipfskit
