@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/store/block.h"
 #include "core/util/bytes.h"
 #include "core/util/result.h"
 
@@ -27,6 +28,12 @@ class OpenFile {
   virtual ~OpenFile() = default;
   // Returns bytes read; 0 at EOF.
   virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Read without a copy, called instead of Read when zero_copy is set: up to `size` bytes at
+  // `offset` as views appended to `views` in order, together exactly the returned count. The
+  // caller drops them as soon as the reply is sent (a view may hold an LMDB read transaction).
+  virtual Result<size_t> ReadViews(uint64_t offset, size_t size, std::vector<Block>& views) {
+    return MakeError(Errc::kUnsupported, "no zero-copy reads");
+  }
   virtual Result<size_t> Write(uint64_t offset, ByteView data) {
     return MakeError(Errc::kReadOnly, "read-only file");
   }
@@ -35,6 +42,7 @@ class OpenFile {
   virtual Status Release() { return Status::Ok(); }
   bool keep_cache = false;  // content never changes: let the kernel keep its pages
   bool direct_io = false;   // content generated per open: bypass the page cache
+  bool zero_copy = false;   // reads go through ReadViews
   bool nonblock = false;    // opened with O_NONBLOCK
 };
 

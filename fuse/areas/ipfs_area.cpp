@@ -28,20 +28,29 @@ class IpfsFile : public OpenFile {
  public:
   IpfsFile(std::shared_ptr<IpfsContext> ctx, Cid cid) : ctx_(std::move(ctx)), cid_(std::move(cid)) {
     keep_cache = true;
+    zero_copy = true;
   }
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
-    // Sequential readers get a window of following leaves prefetched. No lock: concurrent
-    // readers of one handle only race on these hints.
-    const uint64_t end = offset + out.size();
+    NoteRead(offset, out.size());
+    return ctx_->reader->Read(cid_, offset, out);
+  }
+  Result<size_t> ReadViews(uint64_t offset, size_t size, std::vector<Block>& views) override {
+    NoteRead(offset, size);
+    return ctx_->reader->ReadViews(cid_, offset, size, views);
+  }
+
+ private:
+  // Sequential readers get a window of following leaves prefetched. No lock: concurrent
+  // readers of one handle only race on these hints.
+  void NoteRead(uint64_t offset, size_t size) {
+    const uint64_t end = offset + size;
     uint64_t expect = next_.exchange(end, std::memory_order_relaxed);
     // The kernel's readahead sends neighbouring requests from several threads, slightly out of
     // order: count anything near the last end as sequential.
     const uint64_t slack = uint64_t{4} << 20;
     if (ctx_->prefetch_leaves && offset + slack >= expect && offset <= expect + slack) PrefetchAfter(end);
-    return ctx_->reader->Read(cid_, offset, out);
   }
 
- private:
   // Local blocks (repo, cache) are views into LMDB's map: ask the kernel to start reading their
   // pages now, since page faults alone read 4 KiB at a time from a cold disk. Blocks that are
   // not local are handed to the sources' prefetch queue.
