@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/config/config.h"
+#include "core/source/make_source_chain.h"
 #include "tests/support/paths.h"
 
 namespace ipfskit {
@@ -134,6 +135,21 @@ TEST_F(ConfigTest, BadInputIsAnErrorNamingItsPlace) {
   (*opts_.env)["IPFSKIT_CACHE_MAX_BYTES"] = "12 parsecs";
   c = LoadConfig(opts_);
   ASSERT_FALSE(c.ok());
+}
+
+TEST_F(ConfigTest, HedgeDelayIsReadCheckedAndReachesTheChain) {
+  auto c = LoadConfig(opts_);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->net.hedge_after_ms, 250);
+  EXPECT_EQ(ChainOptionsFrom(c->net).hedge_after, std::chrono::milliseconds(250));
+  Write(opts_.repo_path + "/config.json", R"({"net": {"hedge_after_ms": 0}})");
+  c = LoadConfig(opts_);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(ChainOptionsFrom(c->net).hedge_after, std::chrono::milliseconds(0));  // hedging off
+  Write(opts_.repo_path + "/config.json", R"({"net": {"hedge_after_ms": -5}})");
+  c = LoadConfig(opts_);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("net.hedge_after_ms"), std::string::npos) << c.error().message;
 }
 
 }  // namespace

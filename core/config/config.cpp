@@ -167,7 +167,8 @@ json DefaultConfigJson() {
         {"prefetch_workers", n.prefetch_workers},
         {"prefetch_queue", n.prefetch_queue},
         {"car_stream_window_bytes", n.car_stream_window_bytes},
-        {"car_tree_max_bytes", n.car_tree_max_bytes}}},
+        {"car_tree_max_bytes", n.car_tree_max_bytes},
+        {"hedge_after_ms", n.hedge_after_ms}}},
   };
 }
 
@@ -216,13 +217,16 @@ Result<Config> ConfigFromJson(const json& j) {
                   {"prefetch_workers", &n.prefetch_workers},
                   {"prefetch_queue", &n.prefetch_queue},
                   {"car_stream_window_bytes", &n.car_stream_window_bytes},
-                  {"car_tree_max_bytes", &n.car_tree_max_bytes}};
+                  {"car_tree_max_bytes", &n.car_tree_max_bytes},
+                  {"hedge_after_ms", &n.hedge_after_ms}};
     for (auto& f : fields) IPFSKIT_TRY_STATUS(ReadField(nj, f.key, std::string("net.") + f.key, f.out));
     if (n.request_timeout_ms <= 0 || n.overall_timeout_ms <= 0 || n.connect_timeout_ms <= 0)
       return MakeError(Errc::kInvalidArgument, "config net timeouts must be positive: every network wait is bounded");
     if (n.max_inflight <= 0) return MakeError(Errc::kInvalidArgument, "config net.max_inflight must be positive");
     if (n.car_stream_window_bytes < 0 || n.car_tree_max_bytes < 0)
       return MakeError(Errc::kInvalidArgument, "config net.car_stream_window_bytes and net.car_tree_max_bytes must be >= 0");
+    if (n.hedge_after_ms < 0)
+      return MakeError(Errc::kInvalidArgument, "config net.hedge_after_ms must be >= 0 (0: no hedging)");
   }
   return c;
 }

@@ -21,7 +21,8 @@
 //             "low_speed_bytes": 1024, "low_speed_seconds": 5, "max_rounds": 3,
 //             "retry_base_ms": 250, "retry_max_ms": 4000, "backoff_base_ms": 500,
 //             "backoff_max_ms": 60000, "max_inflight": 16, "max_connections": 32,
-//             "max_host_connections": 8, "prefetch_workers": 4, "prefetch_queue": 4096},
+//             "max_host_connections": 8, "prefetch_workers": 4, "prefetch_queue": 4096,
+//             "hedge_after_ms": 250},
 //     "mount": {…}, "infer": {…},                     // other components' sections, kept as-is
 //                                                     // ("infer": core/infer/embedding_service.h
 //                                                     //  InferSettings, remotes included)
@@ -61,6 +62,9 @@ struct NetConfig {
   // directory tree asked for as one CAR. 0 turns each off (block by block only).
   int64_t car_stream_window_bytes = int64_t{32} << 20;
   int64_t car_tree_max_bytes = int64_t{32} << 20;
+  // A block the first source has not sent after this long is asked of the next source too
+  // (SourceChain's hedged fetch). 0 turns hedging off.
+  int64_t hedge_after_ms = 250;
 };
 
 struct Config {

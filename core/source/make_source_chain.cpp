@@ -24,6 +24,7 @@ ChainOptions ChainOptionsFrom(const NetConfig& n) {
   o.max_inflight = static_cast<size_t>(n.max_inflight);
   o.prefetch_workers = static_cast<size_t>(n.prefetch_workers);
   o.prefetch_queue = static_cast<size_t>(n.prefetch_queue);
+  o.hedge_after = std::chrono::milliseconds(n.hedge_after_ms);
   return o;
 }
 

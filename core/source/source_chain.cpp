@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <thread>
 
 namespace ipfskit {
 namespace {
@@ -19,6 +20,133 @@ double Jitter() {
 }
 
 int Tier(const RemoteSource& s) { return std::string_view(s.kind()) == "kubo" ? 0 : 1; }
+
+// What hedged attempts share with the chain: they run on detached threads that may outlive it.
+struct HedgeShared {
+  std::mutex mu;
+  std::condition_variable cv;
+  int live = 0;  // attempts running
+  // Per source (the chain's remotes_ index): attempts left behind by a hedge and still running.
+  std::unique_ptr<std::atomic<int>[]> slow;
+  explicit HedgeShared(size_t sources) : slow(new std::atomic<int>[sources]) {
+    for (size_t i = 0; i < sources; ++i) slow[i] = 0;
+  }
+};
+
+// One hedged fetch: its attempts' outcomes, in the order they end.
+struct Race {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<size_t, Result<Block>>> ended;  // (attempt, outcome)
+  std::vector<size_t> source_of;                       // attempt -> remotes_ index
+  std::vector<bool> running, left_behind;              // per attempt
+};
+
+// The failed attempts of one fetch, for its error.
+struct AttemptLog {
+  std::string text;
+  std::optional<Error> last;
+  bool all_not_found = true;
+  void Add(const Error& e) {
+    if (e.code != Errc::kNotFound) all_not_found = false;
+    if (!text.empty()) text += "; ";
+    text += e.message;
+    last = e;
+  }
+};
+
+// How long the attempt on `src` may go unanswered before the next source is asked too: the
+// hedge delay, or twice the source's usual latency where that is longer, capped at four delays.
+std::chrono::milliseconds HedgeDelay(const RemoteSource& src, std::chrono::milliseconds hedge_after) {
+  const double usual = 2 * src.Stats().latency_ewma_ms;
+  const double ms = std::clamp(usual, static_cast<double>(hedge_after.count()), 4.0 * hedge_after.count());
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+// Asks `order` (sources[i] is order[i]'s index in the chain) for `cid`, hedged as the header
+// says. The block, or nullopt with the failures in `log` (nullopt with attempts still running
+// only when the deadline passed).
+std::optional<Block> AskHedged(const Cid& cid, const std::vector<std::shared_ptr<RemoteSource>>& order,
+                               const std::vector<size_t>& sources, SteadyClock::time_point deadline,
+                               std::chrono::milliseconds hedge_after, const std::shared_ptr<HedgeShared>& hs,
+                               std::atomic<uint64_t>& hedged, std::atomic<uint64_t>& wins, AttemptLog& log) {
+  auto race = std::make_shared<Race>();
+  size_t next = 0, running = 0;
+  auto launch = [&] {  // race->mu not held
+    const size_t attempt = next++;
+    const size_t source = sources[attempt];
+    std::shared_ptr<RemoteSource> src = order[attempt];
+    {
+      std::lock_guard lock(race->mu);
+      race->source_of.push_back(source);
+      race->running.push_back(true);
+      race->left_behind.push_back(false);
+    }
+    {
+      std::lock_guard lock(hs->mu);
+      ++hs->live;
+    }
+    ++running;
+    auto run = [race, hs, src, cid, deadline, attempt, source] {
+      Result<Block> r = src->Fetch(cid, deadline);
+      {
+        std::lock_guard lock(race->mu);
+        race->running[attempt] = false;
+        if (race->left_behind[attempt]) hs->slow[source].fetch_sub(1);
+        race->ended.emplace_back(attempt, std::move(r));
+      }
+      race->cv.notify_all();
+      {
+        std::lock_guard lock(hs->mu);
+        --hs->live;
+      }
+      hs->cv.notify_all();
+    };
+    try {
+      std::thread(run).detach();
+    } catch (const std::system_error&) {
+      run();  // no thread to be had: this attempt is not hedged
+    }
+  };
+  launch();
+  auto hedge_at = SteadyClock::now() + HedgeDelay(*order[0], hedge_after);
+  std::unique_lock lock(race->mu);
+  while (running > 0) {
+    const auto until = next < order.size() ? std::min(hedge_at, deadline) : deadline;
+    if (!race->cv.wait_until(lock, until, [&] { return !race->ended.empty(); })) {
+      if (SteadyClock::now() >= deadline) break;  // the attempts end by their own timeouts
+      // The latest attempt is slow: it keeps running, and the next source is asked too.
+      const size_t behind = next - 1;
+      if (race->running[behind]) {
+        race->left_behind[behind] = true;
+        hs->slow[race->source_of[behind]].fetch_add(1);
+      }
+      hedged.fetch_add(1);
+      lock.unlock();
+      launch();
+      hedge_at = SteadyClock::now() + HedgeDelay(*order[next - 1], hedge_after);
+      lock.lock();
+      continue;
+    }
+    auto [attempt, r] = std::move(race->ended.front());
+    race->ended.pop_front();
+    --running;
+    if (r.ok()) {
+      if (std::find(race->left_behind.begin(), race->left_behind.begin() + attempt, true) !=
+          race->left_behind.begin() + attempt)
+        wins.fetch_add(1);
+      return std::move(*r);
+    }
+    log.Add(r.error());
+    if (next < order.size()) {  // a failure hands over at once
+      lock.unlock();
+      launch();
+      hedge_at = SteadyClock::now() + HedgeDelay(*order[next - 1], hedge_after);
+      lock.lock();
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -49,7 +177,9 @@ struct SourceChain::Counters {
   std::atomic<uint64_t> gets{0}, identity{0}, local_hits{0}, cache_hits{0}, remote_fetches{0}, remote_ok{0},
       collapsed{0}, not_found{0}, failed{0}, deadline_exceeded{0}, retry_rounds{0}, cache_put_errors{0},
       prefetch_queued{0}, prefetch_dropped{0}, prefetch_skipped{0}, prefetch_fetched{0}, prefetch_failed{0},
-      car_ranges{0}, car_blocks{0}, car_trees{0}, car_resumes{0}, car_released{0}, stream_refused{0};
+      car_ranges{0}, car_blocks{0}, car_trees{0}, car_resumes{0}, car_released{0}, stream_refused{0},
+      hedged{0}, hedge_wins{0};
+  std::shared_ptr<HedgeShared> hedges;
 };
 
 SourceChain::SourceChain(std::shared_ptr<BlockGetter> local, std::shared_ptr<BlockCache> cache,
@@ -59,9 +189,17 @@ SourceChain::SourceChain(std::shared_ptr<BlockGetter> local, std::shared_ptr<Blo
       remotes_(std::move(remotes)),
       options_(options),
       slots_(static_cast<std::ptrdiff_t>(std::max<size_t>(1, options.max_inflight))),
-      c_(std::make_unique<Counters>()) {}
+      c_(std::make_unique<Counters>()) {
+  c_->hedges = std::make_shared<HedgeShared>(remotes_.size());
+}
 
 SourceChain::~SourceChain() {
+  {
+    // Hedged attempts still running touch only what they share (HedgeShared, their source):
+    // waiting is for an orderly exit, not for safety, so it is bounded.
+    std::unique_lock lock(c_->hedges->mu);
+    c_->hedges->cv.wait_for(lock, options_.hedge_drain, [&] { return c_->hedges->live == 0; });
+  }
   {
     std::lock_guard<std::mutex> lock(pq_mu_);
     stopping_ = true;
@@ -153,6 +291,7 @@ std::vector<std::shared_ptr<RemoteSource>> SourceChain::Ordered(int round, size_
   struct Item {
     std::shared_ptr<RemoteSource> src;
     bool backed_off;
+    bool slow;  // left behind by a hedge, still running
     int tier;
     double score;
     size_t index;
@@ -162,11 +301,12 @@ std::vector<std::shared_ptr<RemoteSource>> SourceChain::Ordered(int round, size_
   for (size_t i = 0; i < remotes_.size(); ++i) {
     const auto& s = remotes_[i];
     auto until = s->backoff_until();
-    items.push_back({s, now < until, Tier(*s), s->Score(), i, until});
+    items.push_back({s, now < until, c_->hedges->slow[i].load() > 0, Tier(*s), s->Score(), i, until});
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     if (a.backed_off != b.backed_off) return !a.backed_off;
     if (a.backed_off) return a.until < b.until;  // the soonest to recover first
+    if (a.slow != b.slow) return !a.slow;
     if (a.tier != b.tier) return a.tier < b.tier;
     if (a.score != b.score) return a.score < b.score;
     return a.index < b.index;
@@ -210,8 +350,7 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
     if (r.ok()) return r;
   }
   c_->remote_fetches.fetch_add(1);
-  std::string attempts;
-  std::optional<Error> last;
+  AttemptLog log;
   bool out_of_time = false;
   for (int round = 0; round < std::max(1, options_.max_rounds); ++round) {
     if (round > 0) {
@@ -228,27 +367,40 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
     }
     size_t skipped = 0;
     auto order = Ordered(round, &skipped);
-    bool all_not_found = true;
-    for (const auto& src : order) {
-      if (SteadyClock::now() >= deadline) break;
-      auto r = src->Fetch(cid, deadline);
-      if (r.ok()) {
-        StoreInCache(cid, r->data());
+    const size_t failures_before = log.text.size();
+    log.all_not_found = true;
+    if (round == 0 && order.size() >= 2 && options_.hedge_after.count() > 0) {
+      std::vector<size_t> sources;
+      for (const auto& src : order)
+        sources.push_back(std::find(remotes_.begin(), remotes_.end(), src) - remotes_.begin());
+      if (auto b = AskHedged(cid, order, sources, deadline, options_.hedge_after, c_->hedges, c_->hedged,
+                             c_->hedge_wins, log)) {
+        StoreInCache(cid, b->data());
         c_->remote_ok.fetch_add(1);
-        return r;
+        return std::move(*b);
       }
-      if (r.error().code != Errc::kNotFound) all_not_found = false;
-      if (!attempts.empty()) attempts += "; ";
-      attempts += r.error().message;
-      last = r.error();
+    } else {
+      for (const auto& src : order) {
+        if (SteadyClock::now() >= deadline) break;
+        auto r = src->Fetch(cid, deadline);
+        if (r.ok()) {
+          StoreInCache(cid, r->data());
+          c_->remote_ok.fetch_add(1);
+          return r;
+        }
+        log.Add(r.error());
+      }
     }
     if (SteadyClock::now() >= deadline) break;
-    if (all_not_found && skipped == 0 && !order.empty()) {
+    const bool asked = log.text.size() > failures_before;
+    if (log.all_not_found && skipped == 0 && !order.empty() && asked) {
       c_->not_found.fetch_add(1);
-      return MakeError(Errc::kNotFound, "no source has " + cid.ToString() + ": " + attempts);
+      return MakeError(Errc::kNotFound, "no source has " + cid.ToString() + ": " + log.text);
     }
-    if (all_not_found) continue;  // only backed-off sources are left to ask: no need to wait
+    if (log.all_not_found) continue;  // only backed-off sources are left to ask: no need to wait
   }
+  const std::string& attempts = log.text;
+  const std::optional<Error>& last = log.last;
   if (out_of_time || SteadyClock::now() >= deadline) {
     c_->deadline_exceeded.fetch_add(1);
     c_->failed.fetch_add(1);
@@ -551,6 +703,8 @@ ChainStats SourceChain::Stats() {
   s.failed = c_->failed;
   s.deadline_exceeded = c_->deadline_exceeded;
   s.retry_rounds = c_->retry_rounds;
+  s.hedged = c_->hedged;
+  s.hedge_wins = c_->hedge_wins;
   s.cache_put_errors = c_->cache_put_errors;
   s.prefetch_queued = c_->prefetch_queued;
   s.prefetch_dropped = c_->prefetch_dropped;
@@ -633,6 +787,8 @@ nlohmann::json ToJson(const ChainStats& s) {
                       {"failed", s.failed},
                       {"deadline_exceeded", s.deadline_exceeded},
                       {"retry_rounds", s.retry_rounds},
+                      {"hedged", s.hedged},
+                      {"hedge_wins", s.hedge_wins},
                       {"cache_put_errors", s.cache_put_errors},
                       {"prefetch",
                        {{"queued", s.prefetch_queued},

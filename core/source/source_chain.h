@@ -7,6 +7,13 @@
 //  - holds one of `max_inflight` slots (demand reads and prefetch share them);
 //  - tries each source once per round, retries rounds with exponential backoff and jitter, and
 //    never runs past `overall_timeout` (each attempt also has the source's request timeout);
+//  - is hedged in its first round: when the source asked has not answered after `hedge_after`
+//    (or twice its latency estimate, if longer), the next source is asked too, and the first
+//    verified answer wins; a source that fails hands over to the next at once. A source left
+//    behind by a hedge ranks after the others until that attempt ends. Hedged attempts run on
+//    their own threads and may outlive the fetch (the loser runs to its answer or timeout; its
+//    outcome still counts in its source's health); the chain's destructor waits for them at
+//    most `hedge_drain` and leaves the rest to finish on their own (they share nothing with it);
 //  - verifies the block's multihash (in RemoteSource) before it is returned or cached; only
 //    verified blocks are put in the cache, and never blocks the local repo already has.
 //
@@ -57,6 +64,8 @@ struct ChainOptions {
   size_t stream_queue = 8;
   int stream_attempts = 4;
   uint64_t tree_stream_budget = 64 << 20;  // bytes a tree stream may bring before it is cut
+  std::chrono::milliseconds hedge_after{250};  // 0: no hedging, sources one after another
+  std::chrono::milliseconds hedge_drain{2000};
 };
 
 struct ChainStats {
@@ -72,6 +81,8 @@ struct ChainStats {
   uint64_t failed = 0;
   uint64_t deadline_exceeded = 0;
   uint64_t retry_rounds = 0;
+  uint64_t hedged = 0;      // extra requests started because the source asked was slow to answer
+  uint64_t hedge_wins = 0;  // fetches that such a request answered first
   uint64_t cache_put_errors = 0;
   uint64_t prefetch_queued = 0;
   uint64_t prefetch_dropped = 0;

@@ -49,6 +49,9 @@ constexpr KeyDoc kKeyDocs[] = {
      "source tried."},
     {"net.low_speed_seconds", "See net.low_speed_bytes."},
     {"net.max_rounds", "Passes over the source list before a block is given up."},
+    {"net.hedge_after_ms",
+     "A block the first source has not sent after this long (or twice its usual latency) is asked "
+     "of the next source too; the first verified answer wins. 0 turns this off."},
     {"net.retry_base_ms", "Wait before the second pass, doubling each pass up to net.retry_max_ms."},
     {"net.retry_max_ms", "Longest wait between passes."},
     {"net.backoff_base_ms",
