@@ -11,7 +11,7 @@
 //    (or twice its latency estimate, if longer), the next source is asked too, and the first
 //    verified answer wins; a source that fails hands over to the next at once. A source left
 //    behind by a hedge ranks after the others until that attempt ends. Hedged attempts run on
-//    their own threads and may outlive the fetch (the loser runs to its answer or timeout; its
+//    worker threads (kept between fetches) and may outlive the fetch (the loser runs to its answer or timeout; its
 //    outcome still counts in its source's health); the chain's destructor waits for them at
 //    most `hedge_drain` and leaves the rest to finish on their own (they share nothing with it);
 //  - verifies the block's multihash (in RemoteSource) before it is returned or cached; only
