@@ -61,19 +61,8 @@ ratio=$(python3 -c "print(f'{$mnt_mbs/$curl_mbs:.2f}')")
 
 # (b) small files, one at a time by name (no listing first, so each is a gateway fetch).
 fresh_mount; drop_caches
-lat=$(python3 - "$MNT/ipfs/$SMALL" "$SMALL_FILES" <<'PY'
-import sys, time
-d, n = sys.argv[1], int(sys.argv[2])
-w = len(str(n)); ts = []
-for i in range(1, n + 1):
-    t = time.perf_counter()
-    with open(f"{d}/f{i:0{w}d}", "rb") as f: f.read()
-    ts.append((time.perf_counter() - t) * 1000)
-ts.sort()
-print(f"{ts[len(ts)//2]:.2f} {ts[min(len(ts)-1, int(len(ts)*0.99))]:.2f} {sum(ts)/1000:.2f}")
-PY
-)
-read -r med p99 total <<<"$lat"
+lat=$(read_files_latency "$MNT/ipfs/$SMALL" "$SMALL_FILES")
+read -r med p99 _ total <<<"$lat"
 stats_b=$(cat "$MNT/.ipfskit/stats")
 fresh_mount; drop_caches
 catall_s=$(seconds sh -c "cat '$MNT/ipfs/$SMALL'/* > /dev/null")

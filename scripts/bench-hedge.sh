@@ -67,21 +67,7 @@ mount_with() {
   for g in "$@"; do opts+=(-o "gateway=$g"); done
   "$BIN" --repo "$W/repo" mount "$MNT" "${opts[@]}"
 }
-# read_files -> "median p99 worst total": ms per file, one at a time by name, and seconds in all.
-read_files() {
-  python3 - "$MNT/ipfs/$SMALL" "$FILES" <<'PY'
-import sys, time
-d, n = sys.argv[1], int(sys.argv[2])
-w = len(str(n)); ts = []
-for i in range(1, n + 1):
-    t = time.perf_counter()
-    with open(f"{d}/f{i:0{w}d}", "rb") as f: f.read()
-    ts.append((time.perf_counter() - t) * 1000)
-total = sum(ts) / 1000
-ts.sort()
-print(f"{ts[len(ts)//2]:.2f} {ts[min(len(ts)-1, int(len(ts)*0.99))]:.2f} {ts[-1]:.1f} {total:.2f}")
-PY
-}
+read_files() { read_files_latency "$MNT/ipfs/$SMALL" "$FILES"; }
 hedge_stats() {
   python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['sources']; print(j['hedged'], j['hedge_wins'])" "$MNT/.ipfskit/stats"
 }

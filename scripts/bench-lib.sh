@@ -108,3 +108,20 @@ while pos < len(data):
 PY
 )" "$1"
 }
+
+# read_files_latency DIR N: reads DIR/f1..fN (names zero-padded to the width of N) one at a time
+# by name; prints "median p99 worst total": milliseconds per file, and seconds in all.
+read_files_latency() {
+  python3 - "$1" "$2" <<'PY'
+import sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+w = len(str(n)); ts = []
+for i in range(1, n + 1):
+    t = time.perf_counter()
+    with open(f"{d}/f{i:0{w}d}", "rb") as f: f.read()
+    ts.append((time.perf_counter() - t) * 1000)
+total = sum(ts) / 1000
+ts.sort()
+print(f"{ts[len(ts)//2]:.2f} {ts[min(len(ts)-1, int(len(ts)*0.99))]:.2f} {ts[-1]:.1f} {total:.2f}")
+PY
+}

@@ -9,16 +9,12 @@
 #include "core/importer/importer.h"
 #include "core/reader/unixfs_reader.h"
 #include "core/store/memory_store.h"
+#include "tests/fakes/test_dag.h"
 
 namespace ipfskit {
 namespace {
 
-Bytes Pattern(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes b(n);
-  for (auto& x : b) x = static_cast<uint8_t>(rng());
-  return b;
-}
+using testing::RandomBytes;
 
 struct Layouts {
   std::string name;
@@ -70,7 +66,7 @@ TEST(UnixfsReader, ViewsAndCopiesReadEveryLayoutTheSame) {
     for (size_t size : {size_t{0}, size_t{1}, size_t{999}, size_t{1000}, size_t{1001}, size_t{54321}, size_t{250000}}) {
       SCOPED_TRACE("file of " + std::to_string(size));
       auto store = std::make_shared<MemoryBlockStore>();
-      Bytes file = Pattern(size, static_cast<uint32_t>(size));
+      Bytes file = RandomBytes(size, static_cast<uint32_t>(size));
       auto root = ImportBytes(file, opts, store.get());
       ASSERT_TRUE(root.ok()) << root.error().message;
       UnixfsReader reader(store);
@@ -99,7 +95,7 @@ TEST(UnixfsReader, ATinyDecodedCacheStaysInItsBoundAndReadsStayRight) {
   o.width = 11;
   std::vector<std::pair<Cid, Bytes>> files;
   for (uint32_t i = 0; i < 20; ++i) {
-    Bytes f = Pattern(50000 + i * 777, i);
+    Bytes f = RandomBytes(50000 + i * 777, i);
     auto r = ImportBytes(f, o, store.get());
     ASSERT_TRUE(r.ok());
     files.emplace_back(r->cid, std::move(f));
@@ -120,7 +116,7 @@ TEST(UnixfsReader, ConcurrentReadersShareTheDecodedCache) {
   ImportOptions o;
   o.chunk_size = 1000;
   o.width = 11;
-  Bytes file = Pattern(300000, 9);
+  Bytes file = RandomBytes(300000, 9);
   auto root = ImportBytes(file, o, store.get());
   ASSERT_TRUE(root.ok());
   UnixfsReader reader(store, 20000);  // small: threads evict what others are using
