@@ -167,7 +167,9 @@ void HttpClient::Impl::Begin(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteCb);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_USERAGENT, "ipfskit/" IPFSKIT_VERSION);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // identity only: blocks do not compress
+  // Every encoding curl decodes: a server that compresses anyway is still read (blocks are
+  // hashed after decoding).
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   if (r.method == "POST" || r.method == "PUT") {
     // The body stays in t->req, alive until the transfer ends; libcurl does not copy it.
     curl_easy_setopt(e, CURLOPT_POST, 1L);
