@@ -467,6 +467,13 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
   });
 
   state->stats.AddSection("sources", [chain = *chain] { return ToJson(chain->Stats()); });
+  state->stats.AddSection("reader", [reader = ictx->reader] {
+    DecodedNodeCache& d = reader->decoded_cache();
+    return nlohmann::json{{"decoded_nodes", {{"entries", d.entries()},
+                                             {"bytes", d.bytes()},
+                                             {"hits", d.hits()},
+                                             {"misses", d.misses()}}}};
+  });
 
   // Own names: trees opened, unpublished roots published (never fatal: the mount starts).
   ipns_area->Start();

@@ -137,6 +137,11 @@ TEST_F(IpfsMount, MmapAndConcurrentReaders) {
   }
   for (auto& t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
+  // The file's root was decoded once and then served from the reader's decoded-node cache.
+  auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  EXPECT_GE(stats["reader"]["decoded_nodes"]["entries"].get<int>(), 1) << stats.dump();
+  EXPECT_GE(stats["reader"]["decoded_nodes"]["hits"].get<int>(), stats["requests"]["read"].get<int>() - 1)
+      << stats.dump();
 }
 
 TEST_F(IpfsMount, BadInputGivesClearErrors) {
