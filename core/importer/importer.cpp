@@ -56,34 +56,22 @@ UnixfsType LeafNodeType(const ImportOptions& o) {
 // The bytes around a plain leaf's data: PBNode{Data: UnixFS{Type, Data: chunk, filesize}} is
 // 0a len(08 t [12 n chunk] 18 n), i.e. a prefix, the n data bytes and a suffix.
 struct LeafFrame {
-  uint8_t prefix[kLeafFrameHead];
-  size_t prefix_len = 0;
-  uint8_t suffix[kLeafFrameTail];
-  size_t suffix_len = 0;
+  Bytes prefix, suffix;
 };
-
-size_t PutUvarintAt(uint8_t* at, uint64_t v) {
-  size_t i = 0;
-  for (; v >= 0x80; v >>= 7) at[i++] = static_cast<uint8_t>(v | 0x80);
-  at[i++] = static_cast<uint8_t>(v);
-  return i;
-}
 
 LeafFrame FrameLeaf(size_t n, UnixfsType type) {
   LeafFrame f;
   const size_t inner = 2 + (n ? 1 + UvarintSize(n) + n : 0) + 1 + UvarintSize(n);
-  uint8_t* p = f.prefix;
-  *p++ = 0x0a;
-  p += PutUvarintAt(p, inner);
-  *p++ = 0x08;
-  *p++ = static_cast<uint8_t>(type);
+  f.prefix.push_back(0x0a);
+  PutUvarint(f.prefix, inner);
+  f.prefix.push_back(0x08);
+  f.prefix.push_back(static_cast<uint8_t>(type));
   if (n) {
-    *p++ = 0x12;
-    p += PutUvarintAt(p, n);
+    f.prefix.push_back(0x12);
+    PutUvarint(f.prefix, n);
   }
-  f.prefix_len = p - f.prefix;
-  f.suffix[0] = 0x18;
-  f.suffix_len = 1 + PutUvarintAt(f.suffix + 1, n);
+  f.suffix.push_back(0x18);
+  PutUvarint(f.suffix, n);
   return f;
 }
 
@@ -93,10 +81,10 @@ Bytes EncodeLeafNode(ByteView chunk, UnixfsType type, std::optional<uint32_t> mo
     // The hot path of ImportBytes and MFS: the same bytes as below, with the chunk copied once.
     LeafFrame f = FrameLeaf(chunk.size(), type);
     Bytes out;
-    out.reserve(f.prefix_len + chunk.size() + f.suffix_len);
-    out.insert(out.end(), f.prefix, f.prefix + f.prefix_len);
+    out.reserve(f.prefix.size() + chunk.size() + f.suffix.size());
+    out.insert(out.end(), f.prefix.begin(), f.prefix.end());
     out.insert(out.end(), chunk.begin(), chunk.end());
-    out.insert(out.end(), f.suffix, f.suffix + f.suffix_len);
+    out.insert(out.end(), f.suffix.begin(), f.suffix.end());
     return out;
   }
   UnixfsData d;
@@ -318,11 +306,11 @@ Result<DagEntry> ImportFile(int fd, const ImportOptions& opts, BlockSink* sink, 
                                               cid = w.CidFor(codec::kRaw, t->block);
                                             } else {
                                               const LeafFrame f = FrameLeaf(t->len, leaf_type);
-                                              uint8_t* start = t->buf.data() + kLeafFrameHead - f.prefix_len;
-                                              std::memcpy(start, f.prefix, f.prefix_len);
-                                              std::memcpy(t->buf.data() + kLeafFrameHead + t->len, f.suffix,
-                                                          f.suffix_len);
-                                              t->block = ByteView(start, f.prefix_len + t->len + f.suffix_len);
+                                              uint8_t* start = t->buf.data() + kLeafFrameHead - f.prefix.size();
+                                              std::memcpy(start, f.prefix.data(), f.prefix.size());
+                                              std::memcpy(t->buf.data() + kLeafFrameHead + t->len, f.suffix.data(),
+                                                          f.suffix.size());
+                                              t->block = ByteView(start, f.prefix.size() + t->len + f.suffix.size());
                                               cid = w.CidFor(codec::kDagPb, t->block);
                                             }
                                             if (!cid.ok()) {

@@ -425,12 +425,9 @@ Result<size_t> UnixfsReader::ReadImpl(const Cid& file, uint64_t offset, size_t s
   w.out = w.out.subspan(0, n);
   w.visits_left = VisitBudget(n);
   w.filled = offset;
-  const size_t views_before = w.views ? w.views->size() : 0;
   IPFSKIT_TRY_STATUS(ReadNode(w, file, root, 0, file_size, 0));
-  if (w.filled != offset + n) {
-    if (w.views) w.views->resize(views_before);
+  if (w.filled != offset + n)
     return MakeError(Errc::kMalformed, file.ToString() + ": the file's blocks hold fewer bytes than it says");
-  }
   return n;
 }
 

@@ -424,7 +424,6 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
     }
     size_t skipped = 0;
     auto order = Ordered(round, &skipped);
-    const size_t failures_before = log.text.size();
     log.all_not_found = true;
     if (round == 0 && order.size() >= 2 && options_.hedge_after.count() > 0) {
       std::vector<size_t> sources;
@@ -449,26 +448,23 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
       }
     }
     if (SteadyClock::now() >= deadline) break;
-    const bool asked = log.text.size() > failures_before;
-    if (log.all_not_found && skipped == 0 && !order.empty() && asked) {
+    if (log.all_not_found && skipped == 0 && !order.empty()) {
       c_->not_found.fetch_add(1);
       return MakeError(Errc::kNotFound, "no source has " + cid.ToString() + ": " + log.text);
     }
     if (log.all_not_found) continue;  // only backed-off sources are left to ask: no need to wait
   }
-  const std::string& attempts = log.text;
-  const std::optional<Error>& last = log.last;
   if (out_of_time || SteadyClock::now() >= deadline) {
     c_->deadline_exceeded.fetch_add(1);
     c_->failed.fetch_add(1);
     Error e = MakeError(Errc::kTimeout, "fetching " + cid.ToString() + " ran past the overall timeout" +
-                                            (attempts.empty() ? std::string() : ": " + attempts));
+                                            (log.text.empty() ? std::string() : ": " + log.text));
     spdlog::debug("sources: {}", e.message);
     return e;
   }
   c_->failed.fetch_add(1);
-  if (!last) return MakeError(Errc::kNotFound, "no source to ask for " + cid.ToString());
-  Error e = MakeError(last->code, "every source failed for " + cid.ToString() + ": " + attempts);
+  if (!log.last) return MakeError(Errc::kNotFound, "no source to ask for " + cid.ToString());
+  Error e = MakeError(log.last->code, "every source failed for " + cid.ToString() + ": " + log.text);
   // The caller gets the error (the CLI prints it, the mount counts it in /.ipfskit/stats);
   // the log keeps it at debug level so a CLI error stays one line.
   spdlog::debug("sources: {}", e.message);
