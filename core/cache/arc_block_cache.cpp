@@ -159,7 +159,7 @@ Status ArcBlockCache::CommitPending(bool force) {
   Status st = [&]() -> Status {
     IPFSKIT_ASSIGN_OR_RETURN(RepoTxn txn, repo_->BeginWrite());
     for (const auto& key : dels) IPFSKIT_TRY_STATUS(txn.Del(blocks_db_, KeyView(key)));
-    for (const auto& [key, data] : committing_) IPFSKIT_TRY_STATUS(txn.Put(blocks_db_, KeyView(key), *data));
+    for (const auto& [key, data] : committing_) IPFSKIT_TRY_STATUS(txn.Put(blocks_db_, KeyView(key), data.data()));
     IPFSKIT_TRY_STATUS(Persist(txn, changes, p));
     return txn.Commit();
   }();
@@ -196,11 +196,11 @@ void ArcBlockCache::FlusherLoop() {
   }
 }
 
-std::shared_ptr<const Bytes> ArcBlockCache::FindPending(const std::string& key) {
+std::optional<Block> ArcBlockCache::FindPending(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = pending_puts_.find(key); it != pending_puts_.end()) return it->second;
   if (auto it = committing_.find(key); it != committing_.end()) return it->second;
-  return nullptr;
+  return std::nullopt;
 }
 
 Result<std::shared_ptr<ArcBlockCache::Snapshot>> ArcBlockCache::CurrentSnapshot() {
@@ -235,7 +235,7 @@ Result<Block> ArcBlockCache::Get(const Cid& cid) {
   } else if (view.error().code != Errc::kNotFound) {
     return view.take_error();
   } else if (auto pending = FindPending(key)) {
-    block = Block::View(ByteView(*pending), pending);
+    block = std::move(*pending);
   } else {
     misses_.fetch_add(1);
     return view.take_error();
@@ -270,7 +270,7 @@ bool ArcBlockCache::Has(const Cid& cid) {
   if (cid.is_identity()) return true;
   std::shared_ptr<Snapshot> snap;
   if (Lookup(cid, &snap).ok()) return true;
-  return FindPending(std::string(AsChars(cid.bytes()))) != nullptr;
+  return FindPending(std::string(AsChars(cid.bytes()))).has_value();
 }
 
 Status ArcBlockCache::Put(const Cid& cid, ByteView data) {
@@ -289,8 +289,21 @@ Status ArcBlockCache::PutVerified(const Cid& cid, ByteView data) {
     declined_.fetch_add(1);
     return Status::Ok();
   }
+  return Admit(cid, Block::Owned(Bytes(data.begin(), data.end())));
+}
+
+Status ArcBlockCache::PutVerified(const Cid& cid, Block block) {
+  if (cid.is_identity()) return Status::Ok();
+  if (block.size() > options_.max_bytes) {
+    declined_.fetch_add(1);
+    return Status::Ok();
+  }
+  return Admit(cid, std::move(block));
+}
+
+Status ArcBlockCache::Admit(const Cid& cid, Block block) {
+  const ByteView data = block.data();
   std::string key(AsChars(cid.bytes()));
-  auto copy = std::make_shared<const Bytes>(data.begin(), data.end());
   std::unique_lock<std::mutex> lock(mu_);
   // Back-pressure: do not queue without bound when the disk is slower than the network.
   drained_cv_.wait(lock, [&] { return stop_ || pending_bytes_ < options_.max_pending_bytes; });
@@ -301,14 +314,14 @@ Status ArcBlockCache::PutVerified(const Cid& cid, ByteView data) {
   for (auto& e : evicted) {
     auto it = pending_puts_.find(e);
     if (it != pending_puts_.end()) {
-      pending_bytes_ -= std::min<uint64_t>(pending_bytes_, it->second->size());
+      pending_bytes_ -= std::min<uint64_t>(pending_bytes_, it->second.size());
       pending_puts_.erase(it);
     }
     pending_dels_.insert(std::move(e));  // it may also be committed, or in the batch being committed
   }
   pending_dels_.erase(key);
-  pending_puts_[key] = std::move(copy);
   pending_bytes_ += data.size();
+  pending_puts_[key] = std::move(block);
   inserts_.fetch_add(1);
   evictions_.fetch_add(evicted.size());
   const bool full_batch = pending_bytes_ >= options_.batch_bytes;

@@ -29,6 +29,7 @@
 #include <unordered_set>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,10 @@ class ArcBlockCache : public BlockCache {
   // Put without hashing the bytes again: for a caller that has just checked them against the
   // CID (SourceChain: every source verifies what it returns).
   Status PutVerified(const Cid& cid, ByteView data);
+  // The same, keeping `block` itself until it is committed instead of a copy of its bytes. The
+  // block must own its bytes (a remote source's block), not view a read transaction: a pending
+  // block can live a whole batch window, and a transaction held that long pins freed pages.
+  Status PutVerified(const Cid& cid, Block block);
   CacheStats Stats() override;
   Status Flush() override;
 
@@ -75,7 +80,8 @@ class ArcBlockCache : public BlockCache {
   void DrainTouchesLocked();                       // mu_ held
   Status CommitPending(bool force);                // one batch; takes commit_mu_ then mu_
   void FlusherLoop();
-  std::shared_ptr<const Bytes> FindPending(const std::string& key);
+  std::optional<Block> FindPending(const std::string& key);
+  Status Admit(const Cid& cid, Block block);     // PutVerified's body
   Result<std::shared_ptr<Snapshot>> CurrentSnapshot();
   Result<ByteView> Lookup(const Cid& cid, std::shared_ptr<Snapshot>* snap);
 
@@ -87,10 +93,10 @@ class ArcBlockCache : public BlockCache {
   std::mutex mu_;         // policy_ and the queues. Taken before touch_mu_.
   ArcPolicy<std::string> policy_{0};
   // Blocks admitted but not committed, and evicted blocks whose deletion is not committed.
-  std::unordered_map<std::string, std::shared_ptr<const Bytes>> pending_puts_;
+  std::unordered_map<std::string, Block> pending_puts_;
   std::unordered_set<std::string> pending_dels_;
   // The batch being committed now: still served by Get until the commit is visible.
-  std::unordered_map<std::string, std::shared_ptr<const Bytes>> committing_;
+  std::unordered_map<std::string, Block> committing_;
   uint64_t pending_bytes_ = 0;
   std::condition_variable flush_cv_;    // wakes the flusher
   std::condition_variable drained_cv_;  // wakes Puts held back by max_pending_bytes

@@ -266,7 +266,7 @@ SourceChain::~SourceChain() {
   for (auto& t : stream_workers_) t.join();
   // Streams never run: their waiters fetch on their own (and find the chain stopping).
   for (auto& st : streams_)
-    for (auto& [cid, f] : st->flights) FinishFlight(cid, f, {});
+    for (auto& [cid, f] : st->flights) FinishFlight(cid, f, std::nullopt);
 }
 
 Result<Block> SourceChain::Get(const Cid& cid) {
@@ -391,6 +391,15 @@ void SourceChain::StoreInCache(const Cid& cid, ByteView data) {
   if (!st.ok()) c_->cache_put_errors.fetch_add(1);
 }
 
+void SourceChain::StoreInCache(const Cid& cid, const Block& block) {
+  if (!cache_) return;
+  auto* arc = dynamic_cast<ArcBlockCache*>(cache_.get());
+  if (!arc) return StoreInCache(cid, block.data());
+  if (local_ && local_->Has(cid)) return;
+  // A remote source's block owns its bytes: the cache keeps it, no copy.
+  if (!arc->PutVerified(cid, block).ok()) c_->cache_put_errors.fetch_add(1);
+}
+
 Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline) {
   if (!slots_.try_acquire_until(deadline)) {
     c_->deadline_exceeded.fetch_add(1);
@@ -431,7 +440,7 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
         sources.push_back(std::find(remotes_.begin(), remotes_.end(), src) - remotes_.begin());
       if (auto b = AskHedged(cid, order, sources, deadline, options_.hedge_after, c_->hedges, c_->hedged,
                              c_->hedge_wins, log)) {
-        StoreInCache(cid, b->data());
+        StoreInCache(cid, *b);
         c_->remote_ok.fetch_add(1);
         return std::move(*b);
       }
@@ -440,7 +449,7 @@ Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_po
         if (SteadyClock::now() >= deadline) break;
         auto r = src->Fetch(cid, deadline);
         if (r.ok()) {
-          StoreInCache(cid, r->data());
+          StoreInCache(cid, *r);
           c_->remote_ok.fetch_add(1);
           return r;
         }
@@ -600,14 +609,14 @@ bool SourceChain::QueueStream(std::shared_ptr<Stream> st, std::span<const Cid> w
     }
   }
   if (st) {  // stopping in between: give the flights back
-    for (auto& [cid, f] : st->flights) FinishFlight(cid, f, {});
+    for (auto& [cid, f] : st->flights) FinishFlight(cid, f, std::nullopt);
     return false;
   }
   pq_cv_.notify_all();
   return true;
 }
 
-void SourceChain::FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, ByteView data) {
+void SourceChain::FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, std::optional<Block> block) {
   {
     std::lock_guard<std::mutex> lock(flights_mu_);
     auto it = flights_.find(cid);
@@ -615,10 +624,10 @@ void SourceChain::FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f,
   }
   {
     std::lock_guard<std::mutex> lock(f->mu);
-    if (data.empty() && !cid.is_identity()) {
+    if (!block) {
       f->released = true;
     } else {
-      f->result = Block::Owned(Bytes(data.begin(), data.end()));
+      f->result = std::move(*block);
     }
     f->done = true;
   }
@@ -638,7 +647,7 @@ void SourceChain::StreamWorker() {
     RunStream(*st);
     for (auto& [cid, f] : st->flights) {
       c_->car_released.fetch_add(1);
-      FinishFlight(cid, f, {});
+      FinishFlight(cid, f, std::nullopt);
     }
   }
 }
@@ -698,10 +707,11 @@ void SourceChain::RunStream(Stream& st) {
       if (cid.codec() == codec::kDagPb) ClaimChildren(st, data, off, range_end);
     }
     // Cached only after its children are claimed: a reader that finds the node in the cache
-    // then finds their flights too.
-    StoreInCache(cid, data);  // verified by the CAR reader
+    // then finds their flights too. One copy of the bytes, shared by the cache and the waiters.
+    Block block = Block::Owned(Bytes(data.begin(), data.end()));
+    StoreInCache(cid, block);  // verified by the CAR reader
     if (auto it = st.flights.find(cid); it != st.flights.end()) {
-      FinishFlight(cid, it->second, data);
+      FinishFlight(cid, it->second, std::move(block));
       st.flights.erase(it);
     }
     bytes += data.size();

@@ -139,7 +139,8 @@ class SourceChain : public BlockGetter {
   // children within the range as the stream's (pending, and flights unless local or in flight).
   void ClaimChildren(Stream& st, ByteView data, uint64_t off, uint64_t range_end);
   // Hands a stream's flight its block (data) or, with data empty, releases it to its waiters.
-  void FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, ByteView data);
+  // nullopt: released (its waiters fetch on their own).
+  void FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, std::optional<Block> block);
   std::vector<std::shared_ptr<RemoteSource>> Gateways() const;
   Result<Block> FetchRemote(const Cid& cid, SteadyClock::time_point deadline);
   Result<Block> FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline);
@@ -147,6 +148,7 @@ class SourceChain : public BlockGetter {
   // only after round 0 (or when every source is backed off). *skipped counts those left out.
   std::vector<std::shared_ptr<RemoteSource>> Ordered(int round, size_t* skipped) const;
   void StoreInCache(const Cid& cid, ByteView data);
+  void StoreInCache(const Cid& cid, const Block& block);  // a remote source's (owned) block
   void PrefetchWorker();
 
   std::shared_ptr<BlockGetter> local_;
