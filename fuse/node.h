@@ -11,9 +11,11 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "core/multiformats/cid.h"
 #include "core/store/block.h"
 #include "core/util/bytes.h"
 #include "core/util/result.h"
@@ -47,8 +49,17 @@ class OpenFile {
 };
 
 struct DirItem {
+  DirItem() = default;
+  DirItem(std::string n, std::shared_ptr<Node> nd) : name(std::move(n)), node(std::move(nd)) {}
   std::string name;
-  std::shared_ptr<Node> node;  // may be null: resolved through Lookup when needed
+  std::shared_ptr<Node> node;  // may be null: resolved when attributes are needed
+  // For a null node, what is known without resolving it. A plain readdir (the kernel asked for
+  // no attributes) answers from these: `ino` (0: unknown, the node is resolved), `type` (S_IFMT
+  // bits; 0 sends DT_UNKNOWN). `cid` lets the directory resolve the item without a lookup by
+  // name (which is linear in a basic directory).
+  uint64_t ino = 0;
+  uint32_t type = 0;
+  std::optional<Cid> cid;
 };
 
 // Who asks (fuse_req_ctx): the owner of what the request creates.
@@ -85,6 +96,10 @@ class Node : public std::enable_shared_from_this<Node> {
   }
   // The entries of a directory, in a stable order. Nodes may be filled in lazily.
   virtual Result<std::vector<DirItem>> List() { return MakeError(Errc::kNotDir, "not a directory"); }
+  // Fills in the null nodes of `items` (a slice of this directory's List()) at once, e.g. in
+  // parallel, before readdirplus answers them; an item left null is looked up by name, one at a
+  // time. Default: nothing.
+  virtual void ResolveItems(std::span<DirItem> items) {}
 
   // Files.
   virtual Result<std::unique_ptr<OpenFile>> Open(int flags) { return MakeError(Errc::kIsDir, "is a directory"); }

@@ -1,4 +1,5 @@
 // opendir, readdir(plus), releasedir, readlink, mkdir, symlink, mknod, link, unlink, rmdir, rename.
+#include <algorithm>
 #include <cstring>
 
 #include "fuse/ops.h"
@@ -26,8 +27,21 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
     auto* h = reinterpret_cast<DirHandle*>(fi->fh);
     std::vector<char> buf(size);
     size_t used = 0;
+    const off_t end = static_cast<off_t>(h->items.size()) + 2;
+    if (plus && off < end) {
+      // Resolve the items this reply can hold at once (the directory may do it in parallel).
+      size_t room = size, first = static_cast<size_t>(std::max<off_t>(off, 2)) - 2, n = 0;
+      for (off_t i = off; i < end; ++i) {
+        const char* nm = i == 0 ? "." : i == 1 ? ".." : h->items[i - 2].name.c_str();
+        const size_t len = fuse_add_direntry_plus(req, nullptr, 0, nm, nullptr, 0);
+        if (len > room) break;
+        room -= len;
+        if (i >= 2) ++n;
+      }
+      if (n > 0) h->dir->ResolveItems(std::span<DirItem>(h->items).subspan(first, n));
+    }
     // Offsets: 0 ".", 1 "..", 2+i item i; each entry carries the offset of the next one.
-    for (off_t i = off; i < static_cast<off_t>(h->items.size()) + 2; ++i) {
+    for (off_t i = off; i < end; ++i) {
       const char* name;
       std::shared_ptr<Node> node;
       struct stat attr;
@@ -39,17 +53,21 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
       } else {
         DirItem& item = h->items[i - 2];
         name = item.name.c_str();
-        if (!item.node || plus) {
+        if (!plus && !item.node && item.ino != 0) {
+          // No attributes asked for: the inode and type the directory knows are the answer.
+          attr.st_ino = item.ino;
+          attr.st_mode = item.type;
+        } else {
           if (!item.node) {
             auto n = h->dir->Lookup(item.name);
             if (!n.ok()) continue;  // vanished or unavailable: skip rather than fail the listing
             item.node = *n;
           }
+          node = item.node;
+          auto a = node->Getattr();
+          if (!a.ok()) continue;
+          attr = *a;
         }
-        node = item.node;
-        auto a = node->Getattr();
-        if (!a.ok()) continue;
-        attr = *a;
       }
       size_t rem = size - used;
       size_t len;

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -142,6 +144,45 @@ TEST_F(IpfsMount, MmapAndConcurrentReaders) {
   EXPECT_GE(stats["reader"]["decoded_nodes"]["entries"].get<int>(), 1) << stats.dump();
   EXPECT_GE(stats["reader"]["decoded_nodes"]["hits"].get<int>(), stats["requests"]["read"].get<int>() - 1)
       << stats.dump();
+}
+
+TEST_F(IpfsMount, PlainReaddirAnswersWithoutStatingEntries) {
+  // 10,000 entries with 200-byte names: a readdirplus reply (at most 1 MiB) holds about 3,000
+  // of them, so most of the listing is plain readdir whatever the kernel's batch size.
+  std::string dir = data_ + "/many";
+  fs::create_directories(dir);
+  const std::string pad(196, 'n');
+  for (int i = 0; i < 10000; ++i) std::ofstream(dir + "/" + pad + std::to_string(10000 + i).substr(1)) << "file " << i;
+  std::string root = ShOk(Cli("add -Qr '" + dir + "'"));
+  Mount();
+  std::string m = mnt_ + "/ipfs/" + root;
+  auto gets = [&] {
+    return nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"))["sources"]["gets"].get<int64_t>();
+  };
+  const int64_t before = gets();
+  // getdents without stat: the kernel asks readdirplus for the first batch only (nothing asked
+  // for attributes since), then plain readdir, which the mount answers from the directory's
+  // blocks alone (inode = the CID's hash, type DT_UNKNOWN).
+  std::string listed = ShOk("python3 -c \"import os,sys; print('\\n'.join(f'{e.name} {e.inode()}' for e in os.scandir(sys.argv[1])))\" '" + m + "'");
+  const int64_t after_list = gets();
+  std::istringstream in(listed);
+  std::string name;
+  uint64_t ino = 0;
+  size_t n = 0;
+  std::map<std::string, uint64_t> inos;
+  while (in >> name >> ino) inos[name] = ino, ++n;
+  ASSERT_EQ(n, 10000u);
+  EXPECT_LT(after_list - before, 5000) << "a plain listing stat'ed its entries";
+  // The inodes it gave are the ones stat gives; then every entry has been read (the control).
+  for (const auto& [nm, i] : inos) {
+    struct stat st;
+    ASSERT_EQ(::stat((m + "/" + nm).c_str(), &st), 0) << nm;
+    EXPECT_EQ(static_cast<uint64_t>(st.st_ino), i) << nm;
+  }
+  EXPECT_GE(gets() - after_list, 5000);
+  // Tools that need the type (DT_UNKNOWN from a plain readdir) still get it right.
+  EXPECT_EQ(ShOk("find '" + m + "' -type f | wc -l"), "10000");
+  EXPECT_EQ(ShOk("ls -l '" + m + "' | grep -c '^-r'"), "10000");
 }
 
 TEST_F(IpfsMount, BadInputGivesClearErrors) {

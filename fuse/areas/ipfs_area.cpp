@@ -24,6 +24,17 @@ bool SafeName(const std::string& n) {
   return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos && n.find('\0') == std::string::npos;
 }
 
+// Stats the unresolved items in parallel: their root blocks are read (or their fetches waited
+// for) concurrently.
+void ResolveByCid(const std::shared_ptr<IpfsContext>& ctx, std::span<DirItem> items) {
+  tbb::parallel_for(size_t{0}, items.size(), [&](size_t i) {
+    DirItem& it = items[i];
+    if (it.node || !it.cid) return;
+    auto n = MakeIpfsNode(ctx, *it.cid);
+    if (n.ok()) it.node = std::move(*n);
+  });
+}
+
 class IpfsFile : public OpenFile {
  public:
   IpfsFile(std::shared_ptr<IpfsContext> ctx, Cid cid) : ctx_(std::move(ctx)), cid_(std::move(cid)) {
@@ -127,7 +138,6 @@ class IpfsNode : public Node {
     if (!info_.is_dir()) return MakeError(Errc::kNotDir, "not a directory");
     IPFSKIT_ASSIGN_OR_RETURN(auto entries, ctx_->reader->ListDir(info_.cid));
     std::vector<DirItem> items;
-    std::vector<Cid> cids;
     uint64_t tree_bytes = 0;
     items.reserve(entries.size());
     for (auto& e : entries) {
@@ -136,27 +146,30 @@ class IpfsNode : public Node {
         if (ctx_->stats) ctx_->stats->CountUnsafeName();
         continue;
       }
-      cids.push_back(e.cid);
       tree_bytes += e.tsize;
-      items.push_back(DirItem{std::move(e.name), nullptr});
+      DirItem item{std::move(e.name), nullptr};
+      // A plain readdir answers from the CID alone: the inode is its hash, and a raw block is
+      // a file. A dag-pb child's type needs its block: DT_UNKNOWN until it is resolved.
+      item.ino = InoForCid(e.cid);
+      if (e.cid.codec() == codec::kRaw) item.type = S_IFREG;
+      item.cid = std::move(e.cid);
+      items.push_back(std::move(item));
     }
-    // Children are stat'ed in parallel (their root blocks fetched concurrently) instead of one
-    // after another; readdirplus then answers from these nodes. A small tree that is not local
-    // comes as one CAR stream (what cp -r or tar reads next is in it), a big one block by block.
+    // Nothing is stat'ed here (readdirplus resolves each batch it answers, in parallel; a plain
+    // readdir needs no attributes). What is not local is fetched ahead now: a small tree as one
+    // CAR stream (what cp -r or tar reads next is in it), a big one block by block.
     BlockGetter& blocks = ctx_->reader->blocks();
     std::vector<Cid> remote;
-    for (const Cid& c : cids)
-      if (!blocks.Has(c)) remote.push_back(c);
+    for (const DirItem& it : items)
+      if (!blocks.Has(*it.cid)) remote.push_back(*it.cid);
     const bool streamed =
         remote.size() >= 2 && ctx_->tree_stream_max > 0 && tree_bytes <= ctx_->tree_stream_max &&
         blocks.PrefetchTree(info_.cid, remote);
     if (!remote.empty() && !streamed) blocks.Prefetch(remote);
-    tbb::parallel_for(size_t{0}, items.size(), [&](size_t i) {
-      auto n = MakeIpfsNode(ctx_, cids[i]);
-      if (n.ok()) items[i].node = std::move(*n);
-    });
     return items;
   }
+
+  void ResolveItems(std::span<DirItem> items) override { ResolveByCid(ctx_, items); }
 
   Result<std::unique_ptr<OpenFile>> Open(int flags) override {
     if ((flags & O_ACCMODE) != O_RDONLY) return MakeError(Errc::kReadOnly, "read-only file system");
@@ -193,12 +206,19 @@ Result<std::shared_ptr<Node>> IpfsRootNode::Lookup(std::string_view name) {
   return MakeIpfsNode(ctx_, *cid);
 }
 
+void IpfsRootNode::ResolveItems(std::span<DirItem> items) { ResolveByCid(ctx_, items); }
+
 Result<std::vector<DirItem>> IpfsRootNode::List() {
   std::vector<DirItem> items;
   if (!ctx_->repo) return items;
   IPFSKIT_ASSIGN_OR_RETURN(auto pins, ctx_->repo->ListPins());
-  for (const auto& [cid, type] : pins)
-    if (type == PinType::kRecursive) items.push_back(DirItem{cid.ToString(), nullptr});
+  for (const auto& [cid, type] : pins) {
+    if (type != PinType::kRecursive) continue;
+    DirItem item{cid.ToString(), nullptr};
+    item.ino = InoForCid(cid);
+    item.cid = cid;
+    items.push_back(std::move(item));
+  }
   return items;
 }
 

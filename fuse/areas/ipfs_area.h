@@ -43,6 +43,7 @@ class IpfsRootNode : public Node {
   double NegativeTimeout() const override { return kImmutableTimeout; }
   Result<std::shared_ptr<Node>> Lookup(std::string_view name) override;
   Result<std::vector<DirItem>> List() override;
+  void ResolveItems(std::span<DirItem> items) override;
 
  private:
   std::shared_ptr<IpfsContext> ctx_;
