@@ -45,6 +45,7 @@ class OpenFile {
   bool keep_cache = false;  // content never changes: let the kernel keep its pages
   bool direct_io = false;   // content generated per open: bypass the page cache
   bool zero_copy = false;   // reads go through ReadViews
+  bool no_flush = false;    // Flush has nothing to do: the kernel sends no FLUSH on close
   bool nonblock = false;    // opened with O_NONBLOCK
 };
 

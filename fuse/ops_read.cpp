@@ -13,6 +13,7 @@ namespace {
 void SetFileInfo(MountState& st, fuse_file_info* fi, std::unique_ptr<OpenFile> f) {
   fi->keep_cache = f->keep_cache;
   fi->direct_io = f->direct_io;
+  fi->noflush = f->no_flush;  // one round trip less per close (kernel 5.16+; older ones flush)
   fi->fh = st.files.Add(std::move(f));
 }
 

@@ -40,6 +40,7 @@ class IpfsFile : public OpenFile {
   IpfsFile(std::shared_ptr<IpfsContext> ctx, Cid cid) : ctx_(std::move(ctx)), cid_(std::move(cid)) {
     keep_cache = true;
     zero_copy = true;
+    no_flush = true;
   }
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
     NoteRead(offset, out.size());
