@@ -60,7 +60,12 @@ class JobWriteFile : public OpenFile {
   }
   Result<size_t> Write(uint64_t offset, ByteView data) override {
     std::lock_guard<std::mutex> lk(job_->mu);
-    if (job_->state != JobState::kWriting) Restart();
+    if (job_->state != JobState::kWriting) {
+      // Written again after this handle's flush (a dup'ed descriptor closed): the input goes
+      // on where it was and the job is submitted again. Else someone else's job: start over.
+      if (submitted_) Reopen();
+      else Restart();
+    }
     if (offset + data.size() > ctx_->service->limits().max_job_bytes)
       return MakeError(Errc::kNoSpace, "job input over the limit");
     if (job_->input.size() < offset + data.size()) job_->input.resize(offset + data.size());
@@ -69,10 +74,18 @@ class JobWriteFile : public OpenFile {
     dirty_ = true;
     return data.size();
   }
-  Status Release() override {
-    if (dirty_) Submit(ctx_, model_, job_);
+  // The job is submitted at close (FLUSH, which close() waits for), not at RELEASE, which the
+  // kernel sends after close() has returned: a reader that opens the result right after
+  // closing the input must find the job queued, not still being written (ENOENT).
+  Status Flush() override {
+    if (dirty_) {
+      dirty_ = false;
+      submitted_ = true;
+      Submit(ctx_, model_, job_);
+    }
     return Status::Ok();
   }
+  Status Release() override { return Flush(); }
 
   // Parses the input and queues it; results or the error land in the job.
   static void Submit(const std::shared_ptr<InferContext>& ctx, const std::string& model, const std::shared_ptr<Job>& job) {
@@ -126,9 +139,12 @@ class JobWriteFile : public OpenFile {
 
  private:
   void Restart() {  // job->mu held
+    Reopen();
+    job_->input.clear();
+  }
+  void Reopen() {  // job->mu held: back to writing, the input kept, results dropped
     ++job_->generation;
     job_->state = JobState::kWriting;
-    job_->input.clear();
     job_->jsonl.clear();
     job_->npy.clear();
     job_->error.clear();
@@ -138,7 +154,8 @@ class JobWriteFile : public OpenFile {
   std::shared_ptr<InferContext> ctx_;
   std::string model_;
   std::shared_ptr<Job> job_;
-  bool dirty_ = false;
+  bool dirty_ = false;      // written since the last submit
+  bool submitted_ = false;  // this handle has submitted the job once
 };
 
 class JobInputNode : public Node {
