@@ -435,6 +435,7 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
     else
       infer_ctx->service = std::make_shared<infer::RemoteEmbeddings>(infer::RemoteOptionsFromSettings(*is), local);
     infer_ctx->repo = *repo;
+    infer_ctx->writer = std::make_shared<ResultWriter>(*repo);
     infer_ctx->owner = owner;
   }
   auto infer = std::make_shared<InferRootNode>(infer_ctx);

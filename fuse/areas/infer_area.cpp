@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <syslog.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 
@@ -21,6 +22,17 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 struct Job;
 
+// Collects an import's blocks for the ResultWriter.
+class CollectSink : public BlockSink {
+ public:
+  Status Put(const Cid& cid, ByteView data, bool) override {
+    blocks.emplace_back(cid, Bytes(data.begin(), data.end()));
+    return Status::Ok();
+  }
+  Status Flush() override { return Status::Ok(); }
+  std::vector<std::pair<Cid, Bytes>> blocks;
+};
+
 // One input file and its results. Generation counts rewrites of the same name, so a callback
 // from an older submission cannot overwrite a newer job's results.
 struct Job {
@@ -33,6 +45,7 @@ struct Job {
   std::string jsonl, error;
   Bytes npy;
   Cid jsonl_cid, npy_cid;
+  bool stored = false;  // the results' blocks are committed to the repo (or that failed)
   timespec mtime{};
   std::shared_ptr<Node> input_node, jsonl_node, npy_node, error_node;
 };
@@ -111,28 +124,41 @@ class JobWriteFile : public OpenFile {
       std::string jsonl = infer::RenderJsonl(*r);
       Bytes npy = infer::RenderNpy(*r);
       Cid jc, nc;
-      if (auto c = wctx.lock(); c && c->repo) {
-        // Results are content-addressed in the repo, as everything else is.
+      CollectSink sink;
+      auto c = wctx.lock();
+      if (c && c->writer) {
+        // Results are content-addressed in the repo, as everything else is: the CIDs now, the
+        // blocks committed by the writer (user.ipfs.cid waits for that).
         ImportOptions o;
         o.cid_version = 1;
         o.raw_leaves = true;
-        auto w = c->repo->NewWriter();
-        auto a = ImportBytes(AsBytes(jsonl), o, w.get());
-        auto b = ImportBytes(npy, o, w.get());
-        if (a.ok() && b.ok() && w->Flush().ok()) {
+        auto a = ImportBytes(AsBytes(jsonl), o, &sink);
+        auto b = ImportBytes(npy, o, &sink);
+        if (a.ok() && b.ok()) {
           jc = a->cid;
           nc = b->cid;
         }
       }
-      std::lock_guard<std::mutex> l(job->mu);
-      if (job->generation != gen) return;
-      job->jsonl = std::move(jsonl);
-      job->npy = std::move(npy);
-      job->jsonl_cid = jc;
-      job->npy_cid = nc;
-      job->state = JobState::kDone;
-      job->mtime = Now();
+      {
+        std::lock_guard<std::mutex> l(job->mu);
+        if (job->generation != gen) return;
+        job->jsonl = std::move(jsonl);
+        job->npy = std::move(npy);
+        job->jsonl_cid = jc;
+        job->npy_cid = nc;
+        job->stored = !jc.valid();  // nothing to wait for
+        job->state = JobState::kDone;
+        job->mtime = Now();
+      }
       job->cv.notify_all();
+      if (!jc.valid()) return;
+      c->writer->Add(std::move(sink.blocks), [job, gen](bool ok) {
+        std::lock_guard<std::mutex> l(job->mu);
+        if (job->generation != gen) return;
+        if (!ok) job->jsonl_cid = job->npy_cid = Cid();
+        job->stored = true;
+        job->cv.notify_all();
+      });
     });
     if (!st.ok()) fail(st.error().message);
   }
@@ -149,6 +175,7 @@ class JobWriteFile : public OpenFile {
     job_->npy.clear();
     job_->error.clear();
     job_->jsonl_cid = job_->npy_cid = Cid();
+    job_->stored = false;
     job_->mtime = Now();
   }
   std::shared_ptr<InferContext> ctx_;
@@ -240,7 +267,12 @@ class ResultNode : public Node {
     auto job = job_.lock();
     if (!job) return MakeError(Errc::kNotFound, "job removed");
     std::unique_lock<std::mutex> lk(job->mu);
-    job->cv.wait(lk, [&] { return !Pending(*job); });
+    // The CID is given once its blocks are in the repo, so `ipfs cat` of it works at once.
+    // Bounded: the writer's commit ends (or fails) on its own; a rewrite starts a new job.
+    if (!job->cv.wait_for(lk, std::chrono::seconds(60), [&] {
+          return !Pending(*job) && (job->state == JobState::kFailed || job->stored);
+        }))
+      return MakeError(Errc::kTimeout, "result not stored yet");
     const Cid& c = kind_ == ResultKind::kJsonl ? job->jsonl_cid : job->npy_cid;
     if (kind_ == ResultKind::kError || !c.valid()) return MakeError(Errc::kNotFound, "no CID");
     return c.ToString();
@@ -366,6 +398,48 @@ class ModelDirNode : public Node {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;
 };
+
+ResultWriter::ResultWriter(std::shared_ptr<Repo> repo) : repo_(std::move(repo)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+ResultWriter::~ResultWriter() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void ResultWriter::Add(std::vector<std::pair<Cid, Bytes>> blocks, std::function<void(bool)> done) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    queue_.push_back(Item{std::move(blocks), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+void ResultWriter::Loop() {
+  for (;;) {
+    std::vector<Item> batch;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, all committed
+      batch.swap(queue_);
+    }
+    // Everything finished while the last commit ran goes in this one.
+    auto w = repo_->NewWriter();
+    Status st;
+    for (const Item& it : batch)
+      for (const auto& [cid, data] : it.blocks)
+        if (st.ok()) st = w->Put(cid, data, /*trusted=*/true);
+    if (st.ok()) st = w->Flush();
+    if (!st.ok()) syslog(LOG_ERR, "ipfskit: /infer: storing results failed: %s", st.error().message.c_str());
+    for (Item& it : batch) it.done(st.ok());
+  }
+}
 
 Result<std::shared_ptr<Node>> InferRootNode::Lookup(std::string_view name) {
   auto cid = infer::ResolveModelKey(name, ctx_->aliases);

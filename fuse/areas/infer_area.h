@@ -9,14 +9,18 @@
 //
 // <model> is a CID of a sentence-transformers folder or an alias from the config
 // ("infer": {"aliases": {"minilm": "bafy…"}}). Reading a result blocks until the job is done
-// (O_NONBLOCK: EAGAIN); results are served with direct_io and carry user.ipfs.cid, being stored
-// in the repo. Writing the job file again starts a new job under the same name. Where a job runs
+// (O_NONBLOCK: EAGAIN); results are served with direct_io as soon as they are computed, and
+// carry user.ipfs.cid, which answers once the ResultWriter has committed them to the repo. Writing the job file again starts a new job under the same name. Where a job runs
 // (here, or on a remote of "infer.remote") is the EmbeddingService's business, not this area's.
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/infer/embedding_service.h"
 #include "core/store/repo.h"
@@ -25,12 +29,37 @@
 
 namespace ipfskit::fs {
 
+// Stores jobs' results in the repo off the job's path: a result is readable as soon as it is
+// computed, and the blocks of the results finished meanwhile share one commit (one fsync) on
+// this writer's thread. Destruction commits what is queued, then stops.
+class ResultWriter {
+ public:
+  explicit ResultWriter(std::shared_ptr<Repo> repo);
+  ~ResultWriter();
+  // `done(true)` runs on the writer's thread once `blocks` are committed (false: they were not).
+  void Add(std::vector<std::pair<Cid, Bytes>> blocks, std::function<void(bool)> done);
+
+ private:
+  void Loop();
+  struct Item {
+    std::vector<std::pair<Cid, Bytes>> blocks;
+    std::function<void(bool)> done;
+  };
+  std::shared_ptr<Repo> repo_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Item> queue_;  // guarded by mu_
+  bool stop_ = false;        // guarded by mu_
+  std::thread thread_;
+};
+
 struct InferContext {
   // Where jobs run: this process's engine (LocalEmbeddings) or, with "infer.remote" in the config,
   // remote `ipfskit serve --api` nodes with the local engine behind them (RemoteEmbeddings).
   std::shared_ptr<infer::EmbeddingService> service;
   std::map<std::string, std::string> aliases;
   std::shared_ptr<Repo> repo;  // results are stored here, content-addressed
+  std::shared_ptr<ResultWriter> writer;  // through this (set with repo)
   Owner owner;
 };
 
