@@ -1,4 +1,4 @@
-// The CPU backend's quantisation and conversion kernels, against their definitions.
+// The CPU backend's row, quantisation and conversion kernels, against their definitions.
 #include "accel/cpu/cpu_kernels.h"
 
 #include <gtest/gtest.h>
@@ -98,6 +98,26 @@ TEST(FastExpNonPositive, RelativeErrorBelow3e7) {
   EXPECT_EQ(FastExpNonPositive(0.f), 1.f);
   EXPECT_GE(FastExpNonPositive(-1000.f), 0.f);
   EXPECT_LT(FastExpNonPositive(-1000.f), 1e-37f);
+}
+
+TEST(BiasGelu, MatchesErfGeluInAndPastTheClamp) {
+  // Odd lengths run the vector loop and its tail; values reach past erf's clamp at |x/sqrt2| = 4.
+  for (int n : {1, 7, 9, 33, 1537}) {
+    std::vector<float> y(n), bias(n), z(n);
+    for (int i = 0; i < n; i++) {
+      y[i] = -12.f + 24.f * float(i) / float(std::max(1, n - 1));
+      bias[i] = 0.25f * float(i % 3) - 0.25f;
+      z[i] = y[i] + bias[i];
+    }
+    std::vector<float> g = z;
+    BiasGelu(y.data(), bias.data(), n);
+    Gelu(g.data(), n);
+    for (int i = 0; i < n; i++) {
+      const double v = z[i], ref = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+      EXPECT_NEAR(y[i], ref, 2e-6 * std::max(1.0, std::fabs(ref))) << n << " " << i << " x=" << v;
+      EXPECT_EQ(g[i], y[i]) << n << " " << i;
+    }
+  }
 }
 
 TEST(SoftmaxRow, MatchesADoubleReference) {

@@ -1,5 +1,6 @@
 #include "accel/cpu/cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -8,8 +9,10 @@
 namespace ipfskit::accel::cpu {
 
 // The rational approximation Eigen and XLA use for float erf (generic_fast_erf_float).
+// The clamp is written as max/min (vmaxps/vminps): as nested conditionals GCC turned it into
+// branches in the AVX2 clone, which then ran scalar (the AVX-512 one used masks).
 static inline float ErfApprox(float x) {
-  x = x < -4.f ? -4.f : (x > 4.f ? 4.f : x);
+  x = std::min(std::max(x, -4.f), 4.f);
   const float x2 = x * x;
   float p = -2.72614225801306e-10f;
   p = p * x2 + 2.77068142495902e-08f;
