@@ -2,9 +2,11 @@
 // under concurrent fills, and the ARC state surviving a restart.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "core/cache/arc_block_cache.h"
@@ -238,6 +240,39 @@ TEST_F(CacheTest, WritesAreBatchedAndQueuedBlocksAreServed) {
   EXPECT_LT(s.commits, 100u) << "one transaction per block";
   EXPECT_EQ(s.pending_bytes, 0u);
   EXPECT_EQ(testing::InspectCache(*repo_).blocks, 300u);
+}
+
+TEST_F(CacheTest, BlocksAreNeverMissingWhileBatchesCommit) {
+  // Readers keep asking for blocks already put while the flusher commits batch after batch: a
+  // commit that ends between a reader's look in the store and its look in the queue must not
+  // make the block missing (offline, a miss is an EIO).
+  Open(64 << 20);
+  std::vector<RawBlock> blocks;
+  for (uint32_t i = 0; i < 3000; ++i) blocks.push_back(MakeBlock(20000 + i));
+  std::atomic<size_t> put{0};
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> misses{0}, gets{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      while (!done) {
+        const size_t n = put.load();
+        if (n == 0) continue;
+        const size_t i = n - 1 - rng() % std::min<size_t>(n, 64);  // the newest: mid-commit
+        if (!cache_->Get(blocks[i].cid).ok()) misses.fetch_add(1);
+        gets.fetch_add(1);
+      }
+    });
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    ASSERT_TRUE(cache_->Put(blocks[i].cid, blocks[i].data).ok());
+    put.store(i + 1);
+    if (i % 16 == 15) ASSERT_TRUE(cache_->Flush().ok());
+  }
+  done = true;
+  for (auto& r : readers) r.join();
+  EXPECT_GT(gets.load(), 1000u);
+  EXPECT_EQ(misses.load(), 0u) << "of " << gets.load() << " gets";
 }
 
 TEST_F(CacheTest, ClearEmptiesEverything) {

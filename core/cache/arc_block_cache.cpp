@@ -227,19 +227,12 @@ Result<ByteView> ArcBlockCache::Lookup(const Cid& cid, std::shared_ptr<Snapshot>
 Result<Block> ArcBlockCache::Get(const Cid& cid) {
   if (cid.is_identity()) return IdentityBlock(cid);
   std::string key(AsChars(cid.bytes()));
-  Block block;
-  std::shared_ptr<Snapshot> snap;
-  auto view = Lookup(cid, &snap);
-  if (view.ok()) {
-    block = Block::View(*view, std::move(snap));
-  } else if (view.error().code != Errc::kNotFound) {
-    return view.take_error();
-  } else if (auto pending = FindPending(key)) {
-    block = std::move(*pending);
-  } else {
-    misses_.fetch_add(1);
-    return view.take_error();
+  auto found = Find(cid, key);
+  if (!found.ok()) {
+    if (found.error().code == Errc::kNotFound) misses_.fetch_add(1);
+    return found.take_error();
   }
+  Block block = std::move(*found);
   if (options_.verify_on_read && !cid.Verifies(block.data())) {
     verify_failures_.fetch_add(1);
     misses_.fetch_add(1);
@@ -268,9 +261,21 @@ Result<Block> ArcBlockCache::Get(const Cid& cid) {
 
 bool ArcBlockCache::Has(const Cid& cid) {
   if (cid.is_identity()) return true;
-  std::shared_ptr<Snapshot> snap;
-  if (Lookup(cid, &snap).ok()) return true;
-  return FindPending(std::string(AsChars(cid.bytes()))).has_value();
+  return Find(cid, std::string(AsChars(cid.bytes()))).ok();
+}
+
+Result<Block> ArcBlockCache::Find(const Cid& cid, const std::string& key) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_ptr<Snapshot> snap;
+    auto view = Lookup(cid, &snap);
+    if (view.ok()) return Block::View(*view, std::move(snap));
+    if (view.error().code != Errc::kNotFound) return view.take_error();
+    if (auto pending = FindPending(key)) return std::move(*pending);
+    // A commit that ended between the two looks took the block out of the queue into a
+    // generation this snapshot predates: ask the store again, once, in a new snapshot.
+    if (attempt > 0 || !snap || snap->generation == generation_.load(std::memory_order_acquire))
+      return view.take_error();
+  }
 }
 
 Status ArcBlockCache::Put(const Cid& cid, ByteView data) {

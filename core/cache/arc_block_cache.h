@@ -84,6 +84,7 @@ class ArcBlockCache : public BlockCache {
   Status Admit(const Cid& cid, Block block);     // PutVerified's body
   Result<std::shared_ptr<Snapshot>> CurrentSnapshot();
   Result<ByteView> Lookup(const Cid& cid, std::shared_ptr<Snapshot>* snap);
+  Result<Block> Find(const Cid& cid, const std::string& key);  // store, then queue (no stats)
 
   std::shared_ptr<Repo> repo_;
   ArcCacheOptions options_;
