@@ -151,6 +151,30 @@ TEST_F(ServeMountTest, AFreshMountStreamsFilesAndTreesAsCars) {
   EXPECT_LT(src_stats.at("remote_fetches").get<uint64_t>(), 30u);
 }
 
+// A file whose inner nodes come in the stream before the reader needs them: with small leaves
+// (16 KiB, so 174 of them are 2.7 MiB under one inner node) and 1 MiB windows, most windows
+// begin under an inner node that the stream before is still bringing. The window's stream must
+// take those leaves (not leave them to block-by-block reads), and nothing is fetched twice.
+TEST_F(ServeMountTest, StreamsCoverLeavesUnderInnerNodesStillInFlight) {
+  const std::string file = data_ + "/small-leaves.bin";
+  WriteRandomFile(file, 12 << 20, 21);
+  const std::string src = SourceRepo();
+  const std::string root = ShOk(SrcCli() + "add -Q --chunker size-16384 '" + file + "'");
+  const std::string url = StartServe(src);
+  ASSERT_FALSE(url.empty());
+  std::ofstream(repo_ + "/config.json") << R"({"net": {"car_stream_window_bytes": 1048576}})" << "\n";
+  Mount("gateway=" + url);
+  ShOk("dd if='" + mnt_ + "/ipfs/" + root + "' of='" + tmp_ + "/copy' bs=1M status=none");
+  EXPECT_EQ(Sh("cmp '" + file + "' '" + tmp_ + "/copy'"), 0);
+  const auto src_stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'")).at("sources");
+  SCOPED_TRACE(src_stats.dump(2));
+  // 768 leaves, 5 inner nodes and the root: block by block would be ~770 requests (the code
+  // before made 65-129: the first read's own leaves, and windows that began under an inner
+  // node in flight, went one by one).
+  EXPECT_LE(src_stats.at("remote_fetches").get<uint64_t>(), 8u);
+  EXPECT_GE(src_stats.at("car").at("blocks").get<uint64_t>(), 700u);
+}
+
 // The serving node goes away and comes back: what the mount has read stays readable from its
 // cache, what it has not gives EIO in bounded time, and once the server is back (same address)
 // those reads work again.

@@ -675,6 +675,29 @@ void SourceChain::ClaimChildren(Stream& st, ByteView data, uint64_t off, uint64_
   }
 }
 
+void SourceChain::ClaimFromElsewhere(Stream& st, uint64_t range_end, SteadyClock::time_point deadline) {
+  for (const LeafSpan& sp : st.spans) {
+    if (st.flights.count(sp.cid) || sp.cid.codec() != codec::kDagPb) continue;
+    std::shared_ptr<Flight> other;
+    {
+      std::lock_guard<std::mutex> lock(flights_mu_);
+      if (auto it = flights_.find(sp.cid); it != flights_.end()) other = it->second;
+    }
+    std::optional<Block> block;
+    if (other) {  // being fetched (often by the stream before this one): wait for it, bounded
+      std::unique_lock<std::mutex> lock(other->mu);
+      other->cv.wait_until(lock, deadline, [&] { return other->done; });
+      if (other->done && !other->released && other->result && other->result->ok()) block = **other->result;
+    }
+    if (!block) {
+      auto b = (local_ && local_->Has(sp.cid)) ? local_->Get(sp.cid) : cache_->Get(sp.cid);
+      if (!b.ok()) continue;
+      block = std::move(*b);
+    }
+    ClaimChildren(st, block->data(), sp.offset, range_end);
+  }
+}
+
 void SourceChain::RunStream(Stream& st) {
   const auto deadline = SteadyClock::now() + options_.overall_timeout;
   if (!slots_.try_acquire_until(deadline)) return;
@@ -687,6 +710,7 @@ void SourceChain::RunStream(Stream& st) {
     st.pending.emplace(sp.offset, sp.cid);
   }
   const uint64_t range_end = st.to < 0 ? UINT64_MAX : static_cast<uint64_t>(st.to);
+  if (!st.tree) ClaimFromElsewhere(st, range_end, deadline);
   uint64_t bytes = 0, got = 0;
   auto on_block = [&](const Cid& cid, ByteView data) -> Status {
     {

@@ -138,6 +138,12 @@ class SourceChain : public BlockGetter {
   // A file stream delivered the inner node `data` standing for bytes from `off`: registers its
   // children within the range as the stream's (pending, and flights unless local or in flight).
   void ClaimChildren(Stream& st, ByteView data, uint64_t off, uint64_t range_end);
+  // Before a file stream's request: a span that is not the stream's own flight may be an inner
+  // node standing for leaves of the range (LeafSpansFor puts one there when it was not local),
+  // being fetched elsewhere, often by the stream before. Waits for it (bounded) and claims its
+  // children in the range, so a reader that gets there first waits for this stream instead of
+  // asking block by block (and a stream with no flight of its own still runs).
+  void ClaimFromElsewhere(Stream& st, uint64_t range_end, SteadyClock::time_point deadline);
   // Hands a stream's flight its block (data) or, with data empty, releases it to its waiters.
   // nullopt: released (its waiters fetch on their own).
   void FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, std::optional<Block> block);

@@ -60,18 +60,20 @@ class IpfsFile : public OpenFile {
     // The kernel's readahead sends neighbouring requests from several threads, slightly out of
     // order: count anything near the last end as sequential.
     const uint64_t slack = uint64_t{4} << 20;
-    if (ctx_->prefetch_leaves && offset + slack >= expect && offset <= expect + slack) PrefetchAfter(end);
+    if (ctx_->prefetch_leaves && offset + slack >= expect && offset <= expect + slack) PrefetchAfter(offset, end);
   }
 
   // Local blocks (repo, cache) are views into LMDB's map: ask the kernel to start reading their
   // pages now, since page faults alone read 4 KiB at a time from a cold disk. Blocks that are
   // not local are handed to the sources' prefetch queue.
-  void PrefetchAfter(uint64_t end) {
+  // The window begins at the read itself when nothing was advised for it yet (the first read of
+  // a file: its own leaves then come in the first stream, not one request each).
+  void PrefetchAfter(uint64_t offset, uint64_t end) {
     // Remote content gets the stream window: one CAR request per window, not one per block.
     const uint64_t window = remote_.load(std::memory_order_relaxed)
                                 ? std::max<uint64_t>(ctx_->stream_window, uint64_t{ctx_->prefetch_leaves} << 18)
                                 : uint64_t{ctx_->prefetch_leaves} << 18;
-    uint64_t from = std::max(advised_.load(std::memory_order_relaxed), end);
+    uint64_t from = std::max(advised_.load(std::memory_order_relaxed), offset);
     if (from >= end + window / 2) return;  // still well ahead of the reader
     uint64_t to = end + window;
     advised_.store(to, std::memory_order_relaxed);
@@ -79,12 +81,16 @@ class IpfsFile : public OpenFile {
     if (!spans.ok() || spans->empty()) return;
     std::vector<Cid> remote;
     std::vector<LeafSpan> remote_spans;
+    uint64_t remote_bytes = 0;  // of the window, under spans that are not local
     static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    for (const LeafSpan& s : *spans) {
+    for (size_t i = 0; i < spans->size(); ++i) {
+      const LeafSpan& s = (*spans)[i];
       const Cid& c = s.cid;
       if (!ctx_->reader->blocks().Has(c)) {
         remote.push_back(c);
         remote_spans.push_back(s);
+        const uint64_t next = i + 1 < spans->size() ? (*spans)[i + 1].offset : to;
+        remote_bytes += next - std::min(next, std::max(s.offset, from));
         continue;
       }
       auto b = ctx_->reader->blocks().Get(c);
@@ -95,7 +101,10 @@ class IpfsFile : public OpenFile {
     }
     if (remote.empty()) return;
     remote_.store(true, std::memory_order_relaxed);
-    if (ctx_->stream_window == 0 || remote.size() < 2 ||
+    // One missing span can stand for many leaves: an inner node not fetched yet is returned in
+    // place of the leaves under it (it is often the file's root at the first read, or the next
+    // inner node at a boundary). Stream whenever more than a leaf or two of the window is missing.
+    if (ctx_->stream_window == 0 || (remote.size() < 2 && remote_bytes <= (uint64_t{1} << 20)) ||
         !ctx_->reader->blocks().PrefetchFileRange(cid_, remote_spans, std::max(from, remote_spans.front().offset),
                                                   static_cast<int64_t>(to) - 1))
       ctx_->reader->blocks().Prefetch(remote);
