@@ -434,7 +434,6 @@ Status Serve(const MountOptions& o, const Prepared& p, StartupReport& report, bo
       infer_ctx->service = local;
     else
       infer_ctx->service = std::make_shared<infer::RemoteEmbeddings>(infer::RemoteOptionsFromSettings(*is), local);
-    infer_ctx->repo = *repo;
     infer_ctx->writer = std::make_shared<ResultWriter>(*repo);
     infer_ctx->owner = owner;
   }

@@ -288,25 +288,20 @@ Status ArcBlockCache::Put(const Cid& cid, ByteView data) {
   return PutVerified(cid, data);
 }
 
+bool ArcBlockCache::Declines(const Cid& cid, uint64_t size) {
+  if (cid.is_identity()) return true;
+  if (size <= options_.max_bytes) return false;
+  declined_.fetch_add(1);
+  return true;
+}
+
 Status ArcBlockCache::PutVerified(const Cid& cid, ByteView data) {
-  if (cid.is_identity()) return Status::Ok();
-  if (data.size() > options_.max_bytes) {
-    declined_.fetch_add(1);
-    return Status::Ok();
-  }
-  return Admit(cid, Block::Owned(Bytes(data.begin(), data.end())));
+  if (Declines(cid, data.size())) return Status::Ok();  // before the copy
+  return PutVerified(cid, Block::Owned(Bytes(data.begin(), data.end())));
 }
 
 Status ArcBlockCache::PutVerified(const Cid& cid, Block block) {
-  if (cid.is_identity()) return Status::Ok();
-  if (block.size() > options_.max_bytes) {
-    declined_.fetch_add(1);
-    return Status::Ok();
-  }
-  return Admit(cid, std::move(block));
-}
-
-Status ArcBlockCache::Admit(const Cid& cid, Block block) {
+  if (Declines(cid, block.size())) return Status::Ok();
   const ByteView data = block.data();
   std::string key(AsChars(cid.bytes()));
   std::unique_lock<std::mutex> lock(mu_);

@@ -81,7 +81,7 @@ class ArcBlockCache : public BlockCache {
   Status CommitPending(bool force);                // one batch; takes commit_mu_ then mu_
   void FlusherLoop();
   std::optional<Block> FindPending(const std::string& key);
-  Status Admit(const Cid& cid, Block block);     // PutVerified's body
+  bool Declines(const Cid& cid, uint64_t size);  // identity, or over max_bytes (counted)
   Result<std::shared_ptr<Snapshot>> CurrentSnapshot();
   Result<ByteView> Lookup(const Cid& cid, std::shared_ptr<Snapshot>* snap);
   Result<Block> Find(const Cid& cid, const std::string& key);  // store, then queue (no stats)

@@ -381,23 +381,14 @@ std::vector<std::shared_ptr<RemoteSource>> SourceChain::Ordered(int round, size_
   return out;
 }
 
-void SourceChain::StoreInCache(const Cid& cid, ByteView data) {
+void SourceChain::StoreInCache(const Cid& cid, const Block& block) {
   if (!cache_) return;
   if (local_ && local_->Has(cid)) return;  // the repo owns it (pinned or added locally)
   // What reaches here was verified by its source (RemoteSource::Fetch, the CAR reader): the
-  // ARC cache need not hash it again.
+  // ARC cache need not hash it again, and keeps the block itself (it owns its bytes).
   auto* arc = dynamic_cast<ArcBlockCache*>(cache_.get());
-  Status st = arc ? arc->PutVerified(cid, data) : cache_->Put(cid, data);
+  Status st = arc ? arc->PutVerified(cid, block) : cache_->Put(cid, block.data());
   if (!st.ok()) c_->cache_put_errors.fetch_add(1);
-}
-
-void SourceChain::StoreInCache(const Cid& cid, const Block& block) {
-  if (!cache_) return;
-  auto* arc = dynamic_cast<ArcBlockCache*>(cache_.get());
-  if (!arc) return StoreInCache(cid, block.data());
-  if (local_ && local_->Has(cid)) return;
-  // A remote source's block owns its bytes: the cache keeps it, no copy.
-  if (!arc->PutVerified(cid, block).ok()) c_->cache_put_errors.fetch_add(1);
 }
 
 Result<Block> SourceChain::FetchUncollapsed(const Cid& cid, SteadyClock::time_point deadline) {
@@ -538,7 +529,7 @@ Status SourceChain::PrefetchRange(const Cid& root, uint64_t from, int64_t to) {
         root, from, to,
         [&](const Cid& cid, ByteView data) -> Status {
           c_->car_blocks.fetch_add(1);
-          StoreInCache(cid, data);  // already verified by the CAR reader
+          StoreInCache(cid, Block::Owned(Bytes(data.begin(), data.end())));  // verified by the CAR reader
           return Status::Ok();
         },
         deadline);

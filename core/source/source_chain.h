@@ -144,8 +144,7 @@ class SourceChain : public BlockGetter {
   // children in the range, so a reader that gets there first waits for this stream instead of
   // asking block by block (and a stream with no flight of its own still runs).
   void ClaimFromElsewhere(Stream& st, uint64_t range_end, SteadyClock::time_point deadline);
-  // Hands a stream's flight its block (data) or, with data empty, releases it to its waiters.
-  // nullopt: released (its waiters fetch on their own).
+  // Hands a stream's flight its block, or (nullopt) releases it: its waiters fetch on their own.
   void FinishFlight(const Cid& cid, const std::shared_ptr<Flight>& f, std::optional<Block> block);
   std::vector<std::shared_ptr<RemoteSource>> Gateways() const;
   Result<Block> FetchRemote(const Cid& cid, SteadyClock::time_point deadline);
@@ -153,8 +152,7 @@ class SourceChain : public BlockGetter {
   // Sources to try in this round: healthy first by (tier, score, index); backed-off sources
   // only after round 0 (or when every source is backed off). *skipped counts those left out.
   std::vector<std::shared_ptr<RemoteSource>> Ordered(int round, size_t* skipped) const;
-  void StoreInCache(const Cid& cid, ByteView data);
-  void StoreInCache(const Cid& cid, const Block& block);  // a remote source's (owned) block
+  void StoreInCache(const Cid& cid, const Block& block);  // the block must own its bytes
   void PrefetchWorker();
 
   std::shared_ptr<BlockGetter> local_;

@@ -10,8 +10,9 @@
 // <model> is a CID of a sentence-transformers folder or an alias from the config
 // ("infer": {"aliases": {"minilm": "bafy…"}}). Reading a result blocks until the job is done
 // (O_NONBLOCK: EAGAIN); results are served with direct_io as soon as they are computed, and
-// carry user.ipfs.cid, which answers once the ResultWriter has committed them to the repo. Writing the job file again starts a new job under the same name. Where a job runs
-// (here, or on a remote of "infer.remote") is the EmbeddingService's business, not this area's.
+// carry user.ipfs.cid, which answers once the ResultWriter has committed them to the repo.
+// Writing the job file again starts a new job under the same name. Where a job runs (here, or
+// on a remote of "infer.remote") is the EmbeddingService's business, not this area's.
 #pragma once
 
 #include <condition_variable>
@@ -58,8 +59,7 @@ struct InferContext {
   // remote `ipfskit serve --api` nodes with the local engine behind them (RemoteEmbeddings).
   std::shared_ptr<infer::EmbeddingService> service;
   std::map<std::string, std::string> aliases;
-  std::shared_ptr<Repo> repo;  // results are stored here, content-addressed
-  std::shared_ptr<ResultWriter> writer;  // through this (set with repo)
+  std::shared_ptr<ResultWriter> writer;  // results are stored through it, content-addressed
   Owner owner;
 };
 

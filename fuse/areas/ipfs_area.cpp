@@ -65,7 +65,8 @@ class IpfsFile : public OpenFile {
 
   // Local blocks (repo, cache) are views into LMDB's map: ask the kernel to start reading their
   // pages now, since page faults alone read 4 KiB at a time from a cold disk. Blocks that are
-  // not local are handed to the sources' prefetch queue.
+  // not local are asked for as one CAR stream of the window (PrefetchFileRange), or else
+  // through the sources' prefetch queue.
   // The window begins at the read itself when nothing was advised for it yet (the first read of
   // a file: its own leaves then come in the first stream, not one request each).
   void PrefetchAfter(uint64_t offset, uint64_t end) {
