@@ -267,7 +267,9 @@ TEST_F(CacheTest, BlocksAreNeverMissingWhileBatchesCommit) {
   for (size_t i = 0; i < blocks.size(); ++i) {
     ASSERT_TRUE(cache_->Put(blocks[i].cid, blocks[i].data).ok());
     put.store(i + 1);
-    if (i % 16 == 15) ASSERT_TRUE(cache_->Flush().ok());
+    if (i % 16 == 15) {
+      ASSERT_TRUE(cache_->Flush().ok());
+    }
   }
   done = true;
   for (auto& r : readers) r.join();

@@ -106,6 +106,14 @@ std::string ReadResult(const std::string& path) {
   return ReadAll(path);
 }
 
+// The model's test sentences (make_bert.py's inputs.txt), one per line.
+std::vector<std::string> InputLines(const std::string& model_dir) {
+  std::vector<std::string> lines;
+  std::istringstream in(ReadAll(model_dir + "/inputs.txt"));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
 class InferMount : public MountFixture {
  protected:
   using Model = BertModel;
@@ -156,9 +164,7 @@ TEST_F(InferMount, ConcurrentWritersGetTheirOwnResults) {
   Model m = MakeModel("conc", "--seed 13 --sentences 24");
   Mount();
   std::string dir = mnt_ + "/infer/" + m.cid;
-  std::vector<std::string> lines;
-  std::istringstream in(ReadAll(m.dir + "/inputs.txt"));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const std::vector<std::string> lines = InputLines(m.dir);
   std::vector<std::thread> ts;
   std::vector<float> errs(6, 1.0f);
   for (int t = 0; t < 6; ++t) {
@@ -185,9 +191,7 @@ TEST_F(InferMount, RewrittenJobGivesTheNewResultRightAfterClose) {
   Model m = MakeModel("rewrite", "--seed 14 --sentences 2");
   Mount();
   std::string dir = mnt_ + "/infer/" + m.cid;
-  std::vector<std::string> lines;
-  std::istringstream in(ReadAll(m.dir + "/inputs.txt"));
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const std::vector<std::string> lines = InputLines(m.dir);
   ASSERT_EQ(lines.size(), 2u);
   // One job name written again and again with alternating inputs, its .npy opened the moment
   // close() returns: never missing (ENOENT), never the previous input's result. Other readers

@@ -152,8 +152,9 @@ TEST_F(ServeMountTest, AFreshMountStreamsFilesAndTreesAsCars) {
 }
 
 // A file whose inner nodes come in the stream before the reader needs them: with small leaves
-// (16 KiB, so 174 of them are 2.7 MiB under one inner node) and 1 MiB windows, most windows
-// begin under an inner node that the stream before is still bringing. The window's stream must
+// (16 KiB, so 174 of them are 2.7 MiB under one inner node) and small windows (1 MiB asked; the
+// mount makes them at least 16 leaves of 256 KiB, 4 MiB), most windows begin under an inner
+// node that the stream before is still bringing. The window's stream must
 // take those leaves (not leave them to block-by-block reads), and nothing is fetched twice.
 TEST_F(ServeMountTest, StreamsCoverLeavesUnderInnerNodesStillInFlight) {
   const std::string file = data_ + "/small-leaves.bin";
