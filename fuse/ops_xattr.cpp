@@ -8,9 +8,16 @@
 namespace ipfskit::fs {
 namespace {
 
+// Every attribute the mount has lives in the user. namespace. Names outside it (security.selinux,
+// system.posix_acl_access, trusted.*) get ENOTSUP rather than ENODATA: that is what a file system
+// without those namespaces says, and `ls -l` then stops asking for them on this device (coreutils
+// caches the failure per st_dev) instead of making two round trips per entry.
+bool OutsideUserNamespace(const char* name) { return std::strncmp(name, "user.", 5) != 0; }
+
 void Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Guard(req, [&] {
     State(req).stats.CountRequest(Op::kXattr);
+    if (OutsideUserNamespace(name)) return ReplyErrno(req, ENOTSUP);
     auto node = NodeFor(req, ino);
     if (!node) return ReplyErrno(req, ESTALE);
     auto v = node->GetXattr(name);
@@ -43,6 +50,7 @@ void Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 void Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
   Guard(req, [&] {
     State(req).stats.CountRequest(Op::kXattr);
+    if (OutsideUserNamespace(name)) return ReplyErrno(req, ENOTSUP);
     auto node = NodeFor(req, ino);
     if (!node) return ReplyErrno(req, ESTALE);
     Status s = node->SetXattr(name, ByteView(reinterpret_cast<const uint8_t*>(value), size), flags);
@@ -53,6 +61,8 @@ void Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
 
 void Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Guard(req, [&] {
+    State(req).stats.CountRequest(Op::kXattr);
+    if (OutsideUserNamespace(name)) return ReplyErrno(req, ENOTSUP);
     auto node = NodeFor(req, ino);
     if (!node) return ReplyErrno(req, ESTALE);
     auto v = node->GetXattr(name);

@@ -182,7 +182,19 @@ TEST_F(IpfsMount, PlainReaddirAnswersWithoutStatingEntries) {
   EXPECT_GE(gets() - after_list, 5000);
   // Tools that need the type (DT_UNKNOWN from a plain readdir) still get it right.
   EXPECT_EQ(ShOk("find '" + m + "' -type f | wc -l"), "10000");
+  // ls -l asks for security.selinux and the POSIX ACL of every entry; the mount has neither
+  // namespace and says so (ENOTSUP), so ls stops asking after the first entry.
+  auto xattrs = [&] {
+    return nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"))["requests"]["xattr"].get<int64_t>();
+  };
+  const int64_t xattrs_before = xattrs();
   EXPECT_EQ(ShOk("ls -l '" + m + "' | grep -c '^-r'"), "10000");
+  EXPECT_LT(xattrs() - xattrs_before, 10) << "ls -l asked for attributes entry by entry";
+  std::string err;
+  EXPECT_NE(Sh("getfattr -n security.selinux '" + m + "' 2>&1", &err), 0);
+  EXPECT_NE(err.find("Operation not supported"), std::string::npos) << err;
+  EXPECT_NE(Sh("getfattr -n user.no.such '" + m + "' 2>&1", &err), 0);
+  EXPECT_NE(err.find("No such attribute"), std::string::npos) << err;
 }
 
 TEST_F(IpfsMount, BadInputGivesClearErrors) {
