@@ -118,6 +118,28 @@ print(target("BF16", "ipfskit bf16", 2.0))
 print(target("INT8 (optional in the issue; no target of its own, shown against the BF16 one)",
              "ipfskit int8", 2.0))
 lin = [json.loads(l) for l in open(sys.argv[7]) if l.strip()]
+peak = next((r for r in lin if "fma_peak_gflops" in r), None)
+lin = [r for r in lin if "shape" in r]
+# The ceiling: FP32 engines spend nearly all their time in the linear layers, which cost
+# 2 x layers x (4 H^2 + 2 H I) FLOP per token (attention's own products, softmax and LayerNorm
+# are left out, so these fractions are lower bounds).
+H, L, I = 384, 6, 1536
+flop_per_token = 2 * L * (4 * H * H + 2 * H * I)
+if peak and peak["fma_peak_gflops"] > 0:
+    p = peak["fma_peak_gflops"]
+    def share(k):
+        g = tok[k] * flop_per_token / 1e9
+        return f"{names.get(k, k)} {g:.0f} GFLOP/s ({100 * g / p:.0f}%)"
+    shown = [share(k) for k in order if k in tok]
+    print()
+    print(f"The ceiling: this CPU's FP32 FMA peak on {peak['threads']} threads, measured by "
+          f"`ipfskit_bench_linear` ({peak['isa']} FMAs on registers only), is {p:.0f} GFLOP/s. "
+          f"The linear layers alone cost {flop_per_token / 1e6:.1f} MFLOP per token, so the engines ran them at: "
+          + "; ".join(shown) + ".")
+    if ref and "onnxruntime" in tok:
+        need = 1.3 * tok["onnxruntime"] * flop_per_token / 1e9
+        print(f"FP32 at 1.3x ONNX Runtime would need {need:.0f} GFLOP/s in the linear layers alone, "
+              f"{100 * need / p:.0f}% of that peak.")
 shapes = list(dict.fromkeys(r["shape"] for r in lin))
 variants = list(dict.fromkeys(r["variant"] for r in lin))
 cell = {(r["shape"], r["variant"]): r for r in lin}

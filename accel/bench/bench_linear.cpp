@@ -1,8 +1,12 @@
 // One linear layer of MiniLM's shape at each CPU variant, on the same random weights and rows:
 // sgemm + our epilogue (the fp32 default), oneDNN's matmul primitive with our GELU or with GELU
 // as its post-op, bf16 (both epilogues) and int8. GFLOP/s and the error relative to the fp32
-// default, one JSON line per (shape, variant). For bench-infer.sh's "measure both".
+// default, one JSON line per (shape, variant). For bench-infer.sh's "measure both". The first line
+// is this CPU's FP32 FMA peak on THREADS threads, measured with a loop of register-only FMAs at the
+// widest vector the CPU has (AVX-512 or AVX2): the ceiling every fp32 engine is measured against.
 //   ipfskit_bench_linear [ROWS] [THREADS]
+#include <immintrin.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,15 +14,64 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "accel/backends.h"
 
 using namespace ipfskit;
 
+namespace {
+
+// Twelve independent FMA chains: more than latency x ports on every x86 core we run on.
+#define IPFSKIT_FMA_CHAINS(V, FMA, SET1, FIRST)                               \
+  V acc[12];                                                              \
+  _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) acc[i] = SET1(0.001f * i);                 \
+  const V m = SET1(0.999f), c = SET1(0.001f);                             \
+  for (long k = 0; k < iters; k++) {                                      \
+    _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) acc[i] = FMA(acc[i], m, c); \
+  }                                                                       \
+  float out = 0;                                                          \
+  _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) out += FIRST(acc[i]);                      \
+  return out;
+__attribute__((target("avx2,fma"))) float Chains256(long iters) { IPFSKIT_FMA_CHAINS(__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_cvtss_f32) }
+__attribute__((target("avx512f"))) float Chains512(long iters) { IPFSKIT_FMA_CHAINS(__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_cvtss_f32) }
+#undef IPFSKIT_FMA_CHAINS
+
+// FP32 GFLOP/s of `threads` threads each running the chains; 0 without AVX2+FMA.
+double FmaPeak(int threads, const char** isa) {
+  const bool wide = __builtin_cpu_supports("avx512f");
+  if (!wide && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
+  *isa = wide ? "avx512f" : "avx2+fma";
+  const long iters = 20'000'000;
+  const double flops_per_thread = 2.0 * 12 * (wide ? 16 : 8) * iters;
+  double best = 0;
+  for (int r = 0; r < 3; r++) {
+    std::vector<std::thread> ts;
+    std::vector<float> sink(threads);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; t++)
+      ts.emplace_back([&, t] { sink[t] = wide ? Chains512(iters) : Chains256(iters); });
+    for (auto& t : ts) t.join();
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, flops_per_thread * threads / dt / 1e9);
+    if (sink[0] == 12345.f) std::fprintf(stderr, " ");  // keeps the loops
+  }
+  return best;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   const int T = argc > 1 ? std::atoi(argv[1]) : 4096;
   accel::CpuOptions o;
   o.threads = argc > 2 ? std::atoi(argv[2]) : 0;
+  {
+    const int n = o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency());
+    const char* isa = "none";
+    double peak = FmaPeak(n, &isa);
+    std::printf("%s\n", nlohmann::json{{"fma_peak_gflops", peak}, {"threads", n}, {"isa", isa}}.dump().c_str());
+  }
   struct Shape {
     const char* name;
     int out, in;
