@@ -156,7 +156,8 @@ TEST(BertVsTorch, NameVariantsAndVocabTxt) {
   CompareWithTorch("gamma", "--names gamma_beta --seed 10");
 }
 // One short query (a /infer job of one line): too few rows to share out by row blocks, so each
-// layer's output columns are split between the threads.
+// layer's output columns are split between the threads (with the packed small-GEMM kernel on
+// AVX2 CPUs: at most 64 rows; IPFSKIT_CPU_SMALL_GEMM=0 gives sgemm on column chunks).
 TEST(BertVsTorch, ShortJobSplitsColumns) {
   CompareWithTorch("short1", "--hidden 384 --heads 12 --inter 1536 --sentences 2 --min-words 5 "
                              "--max-words 11 --seed 12");

@@ -1,5 +1,7 @@
-// The CPU backend's row, quantisation and conversion kernels, against their definitions.
+// The CPU backend's row, quantisation and conversion kernels and its small GEMM, against their
+// definitions.
 #include "accel/cpu/cpu_kernels.h"
+#include "accel/cpu/small_gemm.h"
 
 #include <gtest/gtest.h>
 
@@ -150,6 +152,44 @@ TEST(AddLayerNormRow, MatchesADoubleReference) {
     for (int i = 0; i < n; i++) want[i] = (double(x[i]) + r[i] - mean) / std::sqrt(var + 1e-12) * g[i] + b[i];
     AddLayerNormRow(x.data(), r.data(), g.data(), b.data(), 1e-12f, n);
     for (int i = 0; i < n; i++) EXPECT_NEAR(x[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << n;
+  }
+}
+
+// Every row count the tile split meets (1..40: chunks of 1-6 rows), a last panel that is partial
+// (out = 40 = 2.5 panels) and panel ranges split as the backend splits them between threads,
+// against a double-precision reference; then MiniLM's shapes.
+TEST(SmallGemm, MatchesADoubleReference) {
+  ASSERT_TRUE(SmallGemmAvailable()) << "CI machines have AVX2+FMA; the kernel must run here";
+  std::mt19937 rng(7);
+  std::normal_distribution<float> d(0, 1);
+  struct Shape {
+    int out, in;
+  };
+  for (Shape sh : {Shape{40, 24}, Shape{1152, 384}, Shape{384, 1536}}) {
+    std::vector<float> w(size_t(sh.out) * sh.in), x(size_t(40) * sh.in);
+    for (auto& v : w) v = d(rng);
+    for (auto& v : x) v = d(rng);
+    std::vector<float> panels(PackedPanelFloats(sh.out, sh.in), -1.f);
+    PackPanels(w.data(), sh.out, sh.in, panels.data());
+    const int np = (sh.out + kPanelCols - 1) / kPanelCols;
+    for (int rows : {1, 2, 3, 5, 6, 7, 12, 13, 25, 32, 40}) {
+      const int ldy = sh.out + 3;  // a row stride wider than out: nothing written past out
+      std::vector<float> y(size_t(rows) * ldy, 12345.f);
+      for (int t = 0; t < 3; t++)
+        SmallGemm(x.data(), rows, sh.in, panels.data(), sh.out, np * t / 3, np * (t + 1) / 3, y.data(), ldy);
+      for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < sh.out; c++) {
+          double ref = 0, mag = 0;
+          for (int k = 0; k < sh.in; k++) {
+            ref += double(x[size_t(r) * sh.in + k]) * w[size_t(c) * sh.in + k];
+            mag += std::abs(double(x[size_t(r) * sh.in + k]) * w[size_t(c) * sh.in + k]);
+          }
+          ASSERT_NEAR(y[size_t(r) * ldy + c], ref, 1e-6 * mag + 1e-6)
+              << "out " << sh.out << " in " << sh.in << " rows " << rows << " r " << r << " c " << c;
+        }
+        for (int c = sh.out; c < ldy; c++) ASSERT_EQ(y[size_t(r) * ldy + c], 12345.f) << "wrote past out";
+      }
+    }
   }
 }
 

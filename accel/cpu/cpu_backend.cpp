@@ -11,6 +11,9 @@
 //         than bf16 does, so it is never chosen for the user.
 // A mode the CPU cannot run well (bf16 without AVX-512, int8 without VNNI, whose absence makes
 // oneDNN's u8×s8 kernels saturate) falls back to fp32 with one line on stderr.
+// fp32 layers of at most kSmallRows rows (a short query) run our packed-panel kernel instead of
+// sgemm on AVX2 CPUs without AVX-512 (small_gemm.h; measured there only), which keeps a second,
+// packed copy of each weight; IPFSKIT_CPU_SMALL_GEMM=0 turns it off.
 // IPFSKIT_CPU_GEMM=openblas|onednn|matmul picks the fp32 GEMM (matmul: oneDNN's primitive with
 // prepacked weights and the bias inside); IPFSKIT_CPU_FUSE_GELU=1 makes GELU the matmul's
 // post-op instead of our row kernel. Defaults by measurement (bench-infer.sh, BENCHMARKS.md).
@@ -32,6 +35,7 @@
 
 #include "accel/backends.h"
 #include "accel/cpu/cpu_kernels.h"
+#include "accel/cpu/small_gemm.h"
 
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_config(void);
@@ -70,7 +74,8 @@ class CpuLinear : public LinearOp {
  public:
   std::vector<float> w;  // [out, in]
   std::vector<float> b;
-  size_t bytes() const override { return (w.size() + b.size()) * sizeof(float); }
+  std::vector<float, AlignedAlloc<float>> panels;  // w packed for cpu::SmallGemm, or empty
+  size_t bytes() const override { return (w.size() + b.size() + panels.size()) * sizeof(float); }
 };
 
 enum class Precision { kFp32, kBf16, kInt8 };
@@ -157,6 +162,8 @@ class CpuBackend : public infer::Backend {
     if (precision_ == Precision::kBf16 || matmul_)
       d += fuse_gelu_ ? ", GELU fused as a post-op" : ", GELU ours";
     if (precision_ == Precision::kInt8) d += ", linear layers int8 (u8 x s8, dynamic per-row)";
+    if (precision_ == Precision::kFp32 && !matmul_ && small_gemm_)
+      d += ", <= " + std::to_string(kSmallRows) + " rows: packed AVX2 kernel";
     return d;
   }
 
@@ -179,6 +186,10 @@ class CpuBackend : public infer::Backend {
     op->in = lw.in;
     op->w = lw.w;
     op->b = lw.b;
+    if (small_gemm_) {
+      op->panels.resize(cpu::PackedPanelFloats(lw.out, lw.in));
+      cpu::PackPanels(lw.w.data(), lw.out, lw.in, op->panels.data());
+    }
     return std::unique_ptr<LinearOp>(std::move(op));
   }
 
@@ -188,6 +199,24 @@ class CpuBackend : public infer::Backend {
     if (precision_ == Precision::kBf16 || matmul_)
       return LinearMatmul(static_cast<const CpuLinearMatmul&>(op_), x, rows, y, act);
     const auto& op = static_cast<const CpuLinear&>(op_);
+    auto epilogue = [&](float* row, int c0, int n) {
+      if (act == Activation::kGelu) cpu::BiasGelu(row, op.b.data() + c0, n);
+      else cpu::BiasAdd(row, op.b.data() + c0, n);
+    };
+    if (!op.panels.empty() && rows <= kSmallRows) {
+      // Few rows: the panels are shared out between threads, every thread does every row.
+      const int np = (op.out + cpu::kPanelCols - 1) / cpu::kPanelCols;
+      const int tasks = std::min(np, threads_ * 2);
+      arena_.execute([&] {
+        tbb::parallel_for(0, tasks, [&](int t) {
+          const int p0 = np * t / tasks, p1 = np * (t + 1) / tasks;
+          cpu::SmallGemm(x, rows, op.in, op.panels.data(), op.out, p0, p1, y, op.out);
+          const int c0 = p0 * cpu::kPanelCols, n = std::min(op.out, p1 * cpu::kPanelCols) - c0;
+          for (int r = 0; r < rows; r++) epilogue(y + size_t(r) * op.out + c0, c0, n);
+        });
+      });
+      return;
+    }
     const Tiles t = TilesFor(rows, op.out);
     arena_.execute([&] {
       tbb::parallel_for(0, t.count(), [&](int ti) {
@@ -196,10 +225,7 @@ class CpuBackend : public infer::Backend {
         float* yb = y + size_t(r0) * op.out + c0;
         sgemm_(true, m, n, op.in, 1.f, x + size_t(r0) * op.in, op.in,
                op.w.data() + size_t(c0) * op.in, op.in, 0.f, yb, op.out);
-        for (int r = 0; r < m; r++) {  // epilogue while the tile is in cache
-          if (act == Activation::kGelu) cpu::BiasGelu(yb + size_t(r) * op.out, op.b.data() + c0, n);
-          else cpu::BiasAdd(yb + size_t(r) * op.out, op.b.data() + c0, n);
-        }
+        for (int r = 0; r < m; r++) epilogue(yb + size_t(r) * op.out, c0, n);  // while in cache
       });
     });
   }
@@ -514,8 +540,11 @@ class CpuBackend : public infer::Backend {
   std::string gemm_name_;
   bool matmul_ = false;     // fp32 linear layers through the matmul primitive, not sgemm
   bool fuse_gelu_ = false;  // GELU as the matmul's post-op (matmul and bf16 paths)
+  bool small_gemm_ = false; // fp32 sgemm path: pack weights for cpu::SmallGemm too
+  static constexpr int kSmallRows = 64;  // 1.2x sgemm at 64 rows, 1.1x at 96 (one thread)
 
  public:
+  void set_small_gemm(bool on) { small_gemm_ = on; }
   void set_matmul(bool on, bool fuse_gelu) {
     matmul_ = on;
     fuse_gelu_ = fuse_gelu;
@@ -556,6 +585,10 @@ std::shared_ptr<infer::Backend> MakeCpuBackend(const CpuOptions& opts) {
   auto b = std::make_shared<CpuBackend>(threads, gemm, Precision::kFp32);
   const char* fe = std::getenv("IPFSKIT_CPU_FUSE_GELU");
   b->set_matmul(gemm == CpuGemm::kOneDnn && e_gemm == "matmul", fe && std::string(fe) == "1");
+  // Where it was measured: AVX2 without AVX-512 (with AVX-512, oneDNN's own kernels are wider).
+  const char* se = std::getenv("IPFSKIT_CPU_SMALL_GEMM");
+  b->set_small_gemm(cpu::SmallGemmAvailable() && !__builtin_cpu_supports("avx512f") &&
+                    !(se && std::string(se) == "0"));
   std::string why;
   if (p != Precision::kFp32) {
     if (b->Supports(p, &why)) b->set_precision(p);
