@@ -123,35 +123,38 @@ class JobWriteFile : public OpenFile {
       if (!r.ok()) return fail(r.error().message);
       std::string jsonl = infer::RenderJsonl(*r);
       Bytes npy = infer::RenderNpy(*r);
-      Cid jc, nc;
-      CollectSink sink;
       auto c = wctx.lock();
-      if (c && c->writer) {
-        // Results are content-addressed in the repo, as everything else is: the CIDs now, the
-        // blocks committed by the writer (user.ipfs.cid waits for that).
-        ImportOptions o;
-        o.cid_version = 1;
-        o.raw_leaves = true;
-        auto a = ImportBytes(AsBytes(jsonl), o, &sink);
-        auto b = ImportBytes(npy, o, &sink);
-        if (a.ok() && b.ok()) {
-          jc = a->cid;
-          nc = b->cid;
-        }
-      }
+      const bool store = c && c->writer;
       {
         std::lock_guard<std::mutex> l(job->mu);
         if (job->generation != gen) return;
-        job->jsonl = std::move(jsonl);
-        job->npy = std::move(npy);
-        job->jsonl_cid = jc;
-        job->npy_cid = nc;
-        job->stored = !jc.valid();  // nothing to wait for
+        job->jsonl = jsonl;  // copies: the originals are imported below, after readers are woken
+        job->npy = npy;
+        job->stored = !store;  // nothing to wait for
         job->state = JobState::kDone;
         job->mtime = Now();
       }
       job->cv.notify_all();
-      if (!jc.valid()) return;
+      if (!store) return;
+      // Results are content-addressed in the repo, as everything else is: their CIDs computed
+      // here, their blocks committed by the writer (user.ipfs.cid waits for both).
+      CollectSink sink;
+      ImportOptions o;
+      o.cid_version = 1;
+      o.raw_leaves = true;
+      auto a = ImportBytes(AsBytes(jsonl), o, &sink);
+      auto b = ImportBytes(npy, o, &sink);
+      {
+        std::lock_guard<std::mutex> l(job->mu);
+        if (job->generation != gen) return;
+        if (!a.ok() || !b.ok()) {
+          job->stored = true;  // no CIDs to give
+          job->cv.notify_all();
+          return;
+        }
+        job->jsonl_cid = a->cid;
+        job->npy_cid = b->cid;
+      }
       c->writer->Add(std::move(sink.blocks), [job, gen](bool ok) {
         std::lock_guard<std::mutex> l(job->mu);
         if (job->generation != gen) return;
