@@ -171,7 +171,7 @@ TEST(SmallGemm, MatchesADoubleReference) {
     for (auto& v : x) v = d(rng);
     std::vector<float> panels(PackedPanelFloats(sh.out, sh.in), -1.f);
     PackPanels(w.data(), sh.out, sh.in, panels.data());
-    const int np = (sh.out + kPanelCols - 1) / kPanelCols;
+    const int np = PanelCount(sh.out);
     for (int rows : {1, 2, 3, 5, 6, 7, 12, 13, 25, 32, 40}) {
       const int ldy = sh.out + 3;  // a row stride wider than out: nothing written past out
       std::vector<float> y(size_t(rows) * ldy, 12345.f);

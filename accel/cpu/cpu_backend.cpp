@@ -205,7 +205,7 @@ class CpuBackend : public infer::Backend {
     };
     if (!op.panels.empty() && rows <= kSmallRows) {
       // Few rows: the panels are shared out between threads, every thread does every row.
-      const int np = (op.out + cpu::kPanelCols - 1) / cpu::kPanelCols;
+      const int np = cpu::PanelCount(op.out);
       const int tasks = std::min(np, threads_ * 2);
       arena_.execute([&] {
         tbb::parallel_for(0, tasks, [&](int t) {

@@ -51,12 +51,11 @@ constexpr TileFn kTiles[7] = {nullptr, Tile<1>, Tile<2>, Tile<3>, Tile<4>, Tile<
 bool SmallGemmAvailable() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 size_t PackedPanelFloats(int out, int in) {
-  return size_t((out + kPanelCols - 1) / kPanelCols) * kPanelCols * size_t(in);
+  return size_t(PanelCount(out)) * kPanelCols * size_t(in);
 }
 
 void PackPanels(const float* w, int out, int in, float* panels) {
-  const int np = (out + kPanelCols - 1) / kPanelCols;
-  for (int p = 0; p < np; p++) {
+  for (int p = 0; p < PanelCount(out); p++) {
     float* dst = panels + size_t(p) * in * kPanelCols;
     for (int k = 0; k < in; k++)
       for (int j = 0; j < kPanelCols; j++) {
