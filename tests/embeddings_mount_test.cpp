@@ -128,7 +128,6 @@ class EmbeddingsMount : public MountFixture {
     if (n) *n = rows;
     return v;
   }
-  json MountStats() { return json::parse(ReadAll(mnt_ + "/.ipfskit/stats")); }
 };
 
 TEST_F(EmbeddingsMount, OpenAiClientGetsWhatInferGives) {

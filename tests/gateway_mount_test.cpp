@@ -121,12 +121,9 @@ class GatewayMount : public MountFixture {
         << R"( "low_speed_bytes": 1024, "low_speed_seconds": 1}})" << "\n";
   }
 
-  nlohmann::json Stats() {
-    return nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
-  }
   // The "sources" entry for `url` in /.ipfskit/stats.
   nlohmann::json SourceStats(const std::string& url) {
-    nlohmann::json j = Stats();
+    nlohmann::json j = MountStats();
     for (const auto& s : j["sources"]["sources"])
       if (s["url"].get<std::string>().rfind(url, 0) == 0) return s;
     ADD_FAILURE() << "no source " << url << " in\n" << j["sources"].dump(2);
@@ -154,7 +151,7 @@ TEST_F(GatewayMount, FreshRepoReadsWholeTreesFromNginxThenFromTheCache) {
   nlohmann::json gw = SourceStats(url);
   EXPECT_GE(gw["ok"].get<uint64_t>(), src().blocks.size() - 1) << gw.dump(2);
   EXPECT_EQ(gw["errors"]["hash_mismatch"].get<uint64_t>(), 0u);
-  EXPECT_GT(Stats()["sources"]["cache"]["entries"].get<uint64_t>(), 0u);
+  EXPECT_GT(MountStats()["sources"]["cache"]["entries"].get<uint64_t>(), 0u);
   // nginx really served them.
   EXPECT_GE(std::stoul(ShOk("grep -c ' 200 ' '" + tmp_ + "/nginx/access.log'")), src().blocks.size() - 1);
 
@@ -177,7 +174,7 @@ TEST_F(GatewayMount, FreshRepoReadsWholeTreesFromNginxThenFromTheCache) {
   ShOk("cp -r '" + M() + "' '" + tmp_ + "/copy2'");
   ShOk("diff -r '" + T() + "' '" + tmp_ + "/copy2'");
   EXPECT_LT(SecondsSince(t0), 60.0);
-  nlohmann::json j = Stats()["sources"];
+  nlohmann::json j = MountStats()["sources"];
   EXPECT_EQ(j["remote_fetches"].get<uint64_t>(), 0u) << j.dump(2);
   EXPECT_GT(j["cache_hits"].get<uint64_t>(), 0u) << j.dump(2);
   std::string cache = ShOk(Cli("--json cache stats"));
@@ -476,7 +473,7 @@ TEST_F(GatewayMount, OnlyADeadGatewayGivesEioInBoundedTime) {
   // The mount still answers, and says why reads failed.
   nlohmann::json s = SourceStats(dead.url());
   EXPECT_GT(s["errors"]["timeout"].get<uint64_t>(), 0u) << s.dump(2);
-  EXPECT_GT(Stats()["sources"]["failed"].get<uint64_t>() + Stats()["sources"]["deadline_exceeded"].get<uint64_t>(), 0u);
+  EXPECT_GT(MountStats()["sources"]["failed"].get<uint64_t>() + MountStats()["sources"]["deadline_exceeded"].get<uint64_t>(), 0u);
 }
 
 TEST_F(GatewayMount, KuboRpcStandInServesAMountRead) {

@@ -94,7 +94,7 @@ TEST_F(IpfsMount, ConformanceFixturesThroughTheMount) {
   EXPECT_EQ(ShOk("find '" + tmp_ + "/x' -name foo | wc -l"), "0");
   EXPECT_FALSE(fs::exists(tmp_ + "/foo"));
   EXPECT_EQ(ShOk("tar -tf '" + tmp_ + "/o.tar' | grep -c '\\.\\./' || true"), "0");
-  auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  auto stats = MountStats();
   EXPECT_GE(stats["unsafe_names_hidden"].get<int>(), 1);
   // The incomplete DAG reads as far as it can, then EIO: no hang.
   std::string out;
@@ -140,7 +140,7 @@ TEST_F(IpfsMount, MmapAndConcurrentReaders) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
   // The file's root was decoded once and then served from the reader's decoded-node cache.
-  auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  auto stats = MountStats();
   EXPECT_GE(stats["reader"]["decoded_nodes"]["entries"].get<int>(), 1) << stats.dump();
   EXPECT_GE(stats["reader"]["decoded_nodes"]["hits"].get<int>(), stats["requests"]["read"].get<int>() - 1)
       << stats.dump();
@@ -157,7 +157,7 @@ TEST_F(IpfsMount, PlainReaddirAnswersWithoutStatingEntries) {
   Mount();
   std::string m = mnt_ + "/ipfs/" + root;
   auto gets = [&] {
-    return nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"))["sources"]["gets"].get<int64_t>();
+    return MountStats()["sources"]["gets"].get<int64_t>();
   };
   const int64_t before = gets();
   // getdents without stat: the kernel asks readdirplus for the first batch only (nothing asked
@@ -185,7 +185,7 @@ TEST_F(IpfsMount, PlainReaddirAnswersWithoutStatingEntries) {
   // ls -l asks for security.selinux and the POSIX ACL of every entry; the mount has neither
   // namespace and says so (ENOTSUP), so ls stops asking after the first entry.
   auto xattrs = [&] {
-    return nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"))["requests"]["xattr"].get<int64_t>();
+    return MountStats()["requests"]["xattr"].get<int64_t>();
   };
   const int64_t xattrs_before = xattrs();
   EXPECT_EQ(ShOk("ls -l '" + m + "' | grep -c '^-r'"), "10000");
@@ -220,7 +220,7 @@ TEST_F(IpfsMount, BadInputGivesClearErrors) {
   EXPECT_NE(Sh("cat '" + mnt_ + "/ipfs/" + absent + "'", &out), 0);
   EXPECT_NE(out.find("Input/output error"), std::string::npos) << out;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
-  auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  auto stats = MountStats();
   EXPECT_GE(stats["errors"]["unavailable"].get<int>(), 1) << stats.dump();
   EXPECT_GE(stats["errors"]["read_only"].get<int>(), 1) << stats.dump();
 }

@@ -159,7 +159,7 @@ TEST_F(IpnsJsMountTest, JsRecordsOfEveryKeyTypeServeTheirContentForgedOnesNothin
   }
   // The router was asked and its records were refused for what they are, not for want of an
   // answer.
-  auto stats = nlohmann::json::parse(ReadFile(mnt_ + "/.ipfskit/stats"));
+  auto stats = MountStats();
   const auto& rejected = stats["ipns"]["rejected"];
   EXPECT_GE(rejected.value("bad_signature", 0) + rejected.value("wrong_name", 0), 6) << stats["ipns"].dump();
   EXPECT_GE(rejected.value("bad_signature", 0), 3) << stats["ipns"].dump();

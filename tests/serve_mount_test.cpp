@@ -140,7 +140,7 @@ TEST_F(ServeMountTest, AFreshMountStreamsFilesAndTreesAsCars) {
   EXPECT_EQ(Sh("cmp '" + tree + "/big.bin' '" + tmp_ + "/big.copy'"), 0);
   ShOk("cp -r '" + mnt_ + "/ipfs/" + root + "/small' '" + tmp_ + "/small.copy'");
   EXPECT_EQ(Sh("diff -r '" + tree + "/small' '" + tmp_ + "/small.copy'"), 0);
-  const auto stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'"));
+  const auto stats = MountStats();
   const auto& src_stats = stats.at("sources");
   SCOPED_TRACE(src_stats.dump(2));
   EXPECT_GE(src_stats.at("car").at("ranges").get<uint64_t>(), 1u);
@@ -167,7 +167,7 @@ TEST_F(ServeMountTest, StreamsCoverLeavesUnderInnerNodesStillInFlight) {
   Mount("gateway=" + url);
   ShOk("dd if='" + mnt_ + "/ipfs/" + root + "' of='" + tmp_ + "/copy' bs=1M status=none");
   EXPECT_EQ(Sh("cmp '" + file + "' '" + tmp_ + "/copy'"), 0);
-  const auto src_stats = nlohmann::json::parse(ShOk("cat '" + mnt_ + "/.ipfskit/stats'")).at("sources");
+  const auto src_stats = MountStats().at("sources");
   SCOPED_TRACE(src_stats.dump(2));
   // 768 leaves, 5 inner nodes and the root: block by block would be ~770 requests (the code
   // before made 65-129: the first read's own leaves, and windows that began under an inner

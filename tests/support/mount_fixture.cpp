@@ -86,6 +86,13 @@ bool MountFixture::Mounted() const {
   return Sh("grep -q ' " + mnt_ + " ' /proc/mounts") == 0;
 }
 
+nlohmann::json MountFixture::MountStats() const {
+  std::ifstream in(mnt_ + "/.ipfskit/stats");
+  EXPECT_TRUE(in.good()) << "cannot read " << mnt_ << "/.ipfskit/stats";
+  if (!in.good()) return nullptr;
+  return nlohmann::json::parse(in);
+}
+
 void MountFixture::Mount(const std::string& options) {
   std::string o = options.empty() ? "" : " -o " + options;
   ShOk(Cli("mount '" + mnt_ + "'" + o));

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ class MountFixture : public ::testing::Test {
   void Mount(const std::string& options = "");
   void Unmount();
   bool Mounted() const;
+  // The mount's /.ipfskit/stats, parsed (fails the test, and is null, when it cannot be read).
+  nlohmann::json MountStats() const;
 
   // A BERT model folder made by tests/py/make_bert.py (PyTorch, `flags` as it takes them) in
   // data_/name and added to the repo: its CID, folder, and PyTorch's embeddings of its
