@@ -80,11 +80,7 @@ std::string MountFixture::Cli(const std::string& args) const {
   return "'" + CliBinary() + "' --repo '" + repo_ + "' " + args;
 }
 
-bool MountFixture::Mounted() const {
-  std::string out;
-  Sh("grep -q ' " + mnt_ + " ' /proc/mounts", &out);
-  return Sh("grep -q ' " + mnt_ + " ' /proc/mounts") == 0;
-}
+bool MountFixture::Mounted() const { return Sh("grep -q ' " + mnt_ + " ' /proc/mounts") == 0; }
 
 nlohmann::json MountFixture::MountStats() const {
   std::ifstream in(mnt_ + "/.ipfskit/stats");
